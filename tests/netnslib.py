@@ -73,8 +73,14 @@ class Netns:
     def exec_argv(self, argv: Sequence[str]) -> list[str]:
         return ["ip", "netns", "exec", self.name, *argv]
 
-    def run(self, argv: Sequence[str], check: bool = False, **kw: object) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, argv: Sequence[str], check: bool = False, **kw: object
+    ) -> subprocess.CompletedProcess[str]:
         return run(self.exec_argv(argv), check=check, **kw)
+
+    def sysctl(self, key: str, value: str) -> None:
+        """Set a (network-namespaced) sysctl inside this namespace, never on the host."""
+        run(self.exec_argv(["sysctl", "-qw", f"{key}={value}"]))
 
     def popen(self, argv: Sequence[str], **kw: object) -> subprocess.Popen[str]:
         return subprocess.Popen(self.exec_argv(argv), text=True, **kw)  # type: ignore[call-overload, no-any-return]

@@ -248,10 +248,13 @@ vrrp_instance VI_1 {{
         for proc in procs:
             _signal(proc.pid, signal.SIGKILL)
         node.proc.wait(timeout=timeout)  # the parent is ours: reap it
-        # The children are reparented and reaped elsewhere; wait until they are really dead.
-        _, alive = psutil.wait_procs(procs, timeout=timeout)
-        if alive:
-            raise AssertionError(f"{node.name}: keepalived survived SIGKILL: {alive}")
+        # The orphaned children are reaped by init, which may take its time (a second, here):
+        # a zombie has already released its sockets and namespaces, so it counts as dead.
+        deadline = time.monotonic() + timeout
+        while alive := [p for p in procs if _alive(p)]:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{node.name}: keepalived survived SIGKILL: {alive}")
+            time.sleep(POLL)
 
     def wait_stopped(self, node: Node, timeout: float = 5.0) -> int:
         """Wait for the node's keepalived parent to exit; its exit status."""
@@ -333,14 +336,18 @@ vrrp_instance VI_1 {{
         return self.node(next(iter(holders)))
 
     def watch(
-        self, until: Callable[[dict[str, str]], bool], timeout: float
+        self,
+        until: Callable[[dict[str, str]], bool],
+        timeout: float,
+        start: float | None = None,
     ) -> list[tuple[float, frozenset[str]]]:
         """Sample the holder set every POLL s until `until(holders)`.
 
-        Returns the changes as (seconds since the call, holder names); the first entry is the
-        state at the start. Fails with the timeline when `until` never becomes true.
+        Returns the changes as (seconds since `start`, a ``time.monotonic()`` taken just before
+        the event being timed, default now; holder names); the first entry is the first sample.
+        Fails with the timeline when `until` is still false after `timeout` s.
         """
-        t0 = time.monotonic()
+        t0 = time.monotonic() if start is None else start
         timeline: list[tuple[float, frozenset[str]]] = []
         while True:
             holders = self.holders()
@@ -408,6 +415,19 @@ def ticklog_lines(ticklog: Path) -> list[str]:
     return ticklog.read_text().splitlines() if ticklog.exists() else []
 
 
+def assert_ticks(
+    lab: Lab, logdir: Path, count: int, expect: Sequence[str], *guard_args: str, label: str = "tick"
+) -> None:
+    """Run `count` ticks (one ticklog each); each must exit 0 everywhere and log `expect`."""
+    for i in range(count):
+        ticklog = logdir / f"{label}{i}.log"
+        results = tick(lab, ticklog, *guard_args)
+        failed = {name: (r.returncode, r.stderr) for name, r in results.items() if r.returncode}
+        assert not failed, f"{label} {i}: if-master failed: {failed}"
+        lines = ticklog_lines(ticklog)
+        assert sorted(lines) == sorted(expect), f"{label} {i}: job ran on {lines}. {lab.describe()}"
+
+
 def format_timeline(timeline: Sequence[tuple[float, frozenset[str]]]) -> str:
     return ", ".join(f"{t:.2f}s:{{{','.join(sorted(h))}}}" for t, h in timeline)
 
@@ -417,6 +437,14 @@ def first_time(
 ) -> float:
     """When the holder set first satisfied `pred` (the timeline must contain such a moment)."""
     return next(t for t, holders in timeline if pred(holders))
+
+
+def _alive(proc: psutil.Process) -> bool:
+    """Running, or at least not yet a zombie."""
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:

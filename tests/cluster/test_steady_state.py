@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.cluster.conftest import MakeLab
-from tests.cluster.lab import tick, ticklog_lines
+from tests.cluster.lab import assert_ticks
 
 pytestmark = pytest.mark.cluster
 
@@ -25,12 +25,6 @@ def test_only_the_master_runs_the_job(make_lab: MakeLab, tmp_path: Path, size: i
         n.name: "MASTER" if n is master else "BACKUP" for n in lab.nodes
     }
 
-    for i in range(TICKS):
-        ticklog = tmp_path / f"tick{i}.log"
-        results = tick(lab, ticklog, "--vip", lab.vip)
-        assert {name: r.returncode for name, r in results.items()} == dict.fromkeys(results, 0), {
-            name: r.stderr for name, r in results.items()
-        }
-        assert ticklog_lines(ticklog) == [master.name], f"tick {i}: {lab.describe()}"
+    assert_ticks(lab, tmp_path, TICKS, [master.name], "--vip", lab.vip)
     # Still the same single holder after the ticks: nothing flapped under us.
     assert lab.holders() == {master.name: master.ifname}

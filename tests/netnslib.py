@@ -73,7 +73,9 @@ class Netns:
     def exec_argv(self, argv: Sequence[str]) -> list[str]:
         return ["ip", "netns", "exec", self.name, *argv]
 
-    def run(self, argv: Sequence[str], check: bool = False, **kw: object) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, argv: Sequence[str], check: bool = False, **kw: object
+    ) -> subprocess.CompletedProcess[str]:
         return run(self.exec_argv(argv), check=check, **kw)
 
     def popen(self, argv: Sequence[str], **kw: object) -> subprocess.Popen[str]:

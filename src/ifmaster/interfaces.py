@@ -9,7 +9,7 @@ there, since it costs more than the interpreter's own start-up).
 from __future__ import annotations
 
 import sys
-from _socket import AF_INET, AF_INET6, inet_pton
+from _socket import AF_INET, AF_INET6, inet_ntop, inet_pton
 
 TYPE_CHECKING = False  # typing itself is not imported: it would cost more than this module
 if TYPE_CHECKING:
@@ -42,8 +42,6 @@ class Address:
         self.flags = flags
 
     def __repr__(self) -> str:
-        from _socket import inet_ntop
-
         return f"Address({inet_ntop(self.family, self.packed)!r}, flags={self.flags!r})"
 
 
@@ -127,17 +125,23 @@ def parse_if_inet6(text: str) -> dict[tuple[str, bytes], int]:
 
 
 def _state_sysfs(base: str) -> tuple[bool, bool, str]:
-    """(up, loopback, state) from /sys/class/net: admin up and an operstate that carries traffic."""
+    """(up, loopback, state) from /sys/class/net: admin up, carrier, operstate up/unknown."""
+    path = f"/sys/class/net/{base}/"
     try:
-        with open(f"/sys/class/net/{base}/flags", "rb") as f:
+        with open(path + "flags", "rb") as f:
             flags = int(f.read(), 16)
-        with open(f"/sys/class/net/{base}/operstate", "rb") as f:
+        loopback = bool(flags & IFF_LOOPBACK)
+        if not flags & IFF_UP:
+            return False, loopback, "admin down"  # reading carrier would fail with EINVAL
+        # The kernel sets carrier at once but updates operstate through linkwatch, up to
+        # a second later: a link whose peer just went away still reads "up" there.
+        with open(path + "carrier", "rb") as f:
+            if f.read().strip() != b"1":
+                return False, loopback, "no carrier"
+        with open(path + "operstate", "rb") as f:
             operstate = f.read().decode().strip()
     except FileNotFoundError:
         return False, False, "gone"
-    loopback = bool(flags & IFF_LOOPBACK)
-    if not flags & IFF_UP:
-        return False, loopback, "admin down"
     return operstate in _OPERSTATE_UP, loopback, operstate
 
 

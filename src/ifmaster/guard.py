@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from . import interfaces
+from . import interfaces, status
 from .decide import Request, decide
 from .errors import IfMasterError
-from .exitcodes import ExitCode
 from .run import exec_command
 
 
@@ -25,7 +24,7 @@ def guard(
     try:
         table = interfaces.snapshot()
     except interfaces.InterfaceError as e:
-        raise IfMasterError(ExitCode.FAILURE, str(e)) from e
+        raise IfMasterError(status.FAILURE, str(e)) from e
     verdict = decide(request, table)
     if verbose:
         for line in verdict.lines():
@@ -33,8 +32,8 @@ def guard(
     if verdict.master:
         if command:
             exec_command(command)
-        return ExitCode.OK
+        return status.OK
     if not_master_exit is not None:
         return not_master_exit
     # Not the master: a guarded job is quietly skipped, a check says no.
-    return ExitCode.OK if command else ExitCode.NOT_MASTER
+    return status.OK if command else status.NOT_MASTER

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
+from . import status
 from .errors import CommandError
 
 TYPE_CHECKING = False  # not imported from typing, which this hot path does not load
@@ -56,7 +57,5 @@ def _undo_locale_coercion() -> None:
 
 def command_error(command: str, e: OSError) -> CommandError:
     """coreutils' convention: 127 when the command is not found, 126 for any other failure."""
-    from .exitcodes import ExitCode
-
-    code = ExitCode.NOT_FOUND if e.errno == 2 else ExitCode.CANNOT_INVOKE  # 2: ENOENT
+    code = status.NOT_FOUND if e.errno == 2 else status.CANNOT_INVOKE  # 2: ENOENT
     return CommandError(code, f"{command}: {e.strerror or e}")

@@ -6,10 +6,38 @@ from collections.abc import Iterator
 
 import pytest
 
+from ifmaster import guard, interfaces
+from ifmaster.interfaces import Interface
 from tests import netnslib
+
+
+class Executed(Exception):
+    """Raised instead of exec: the test sees what would have run."""
+
+    def __init__(self, argv: list[str]) -> None:
+        super().__init__(argv)
+        self.argv = argv
 
 
 @pytest.fixture
 def netns_factory() -> Iterator[netnslib.NetnsFactory]:
     """Make namespaces with ``netns_factory("prefix")``; all are removed after the test."""
     yield from netnslib.netns_factory_fixture()
+
+
+@pytest.fixture
+def fake_interfaces(monkeypatch: pytest.MonkeyPatch) -> list[Interface]:
+    """The OS seam faked: tests fill the returned list with ``tests.fakes.iface(...)``."""
+    table: list[Interface] = []
+    monkeypatch.setattr(interfaces, "snapshot", lambda: table)
+    return table
+
+
+@pytest.fixture
+def no_exec(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replace exec with raising Executed(argv), so an in-process test survives it."""
+
+    def fake_exec(argv: list[str]) -> None:
+        raise Executed(argv)
+
+    monkeypatch.setattr(guard, "exec_command", fake_exec)

@@ -1,6 +1,8 @@
-"""Exit statuses of if-master, defined once (coreutils' exec-wrapper convention)."""
+"""Exit statuses of if-master (coreutils' exec-wrapper convention), as an IntEnum."""
 
 from enum import IntEnum, unique
+
+from . import status
 
 
 @unique
@@ -8,12 +10,12 @@ class ExitCode(IntEnum):
     """What if-master's own exit status means; any other status is the command's."""
 
     #: Check mode: this host is the master. Guard mode, not master: the default status.
-    OK = 0
+    OK = status.OK
     #: Check mode: this host is not the master.
-    NOT_MASTER = 1
+    NOT_MASTER = status.NOT_MASTER
     #: if-master itself failed (bad input, unreadable interfaces); the command did not run.
-    FAILURE = 125
+    FAILURE = status.FAILURE
     #: The command was found but could not be executed (permissions, bad format...).
-    CANNOT_INVOKE = 126
+    CANNOT_INVOKE = status.CANNOT_INVOKE
     #: The command was not found.
-    NOT_FOUND = 127
+    NOT_FOUND = status.NOT_FOUND

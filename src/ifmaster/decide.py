@@ -1,0 +1,86 @@
+"""The decision, as a pure function of the request and a table of interfaces.
+
+Every rule lives here (exact match, loopback, down, tentative/dadfailed, ``--interface``,
+IPv6 scope), and every exclusion of a matching address leaves a reason, so ``--verbose``
+renders the very decision that was acted on.
+"""
+
+from __future__ import annotations
+
+from .interfaces import IFA_F_DADFAILED, IFA_F_TENTATIVE, Interface
+from .vip import Vip
+
+
+class Request:
+    """What the user asked: which VIPs, where to look, whether loopback counts."""
+
+    __slots__ = ("include_loopback", "interfaces", "vips")
+
+    def __init__(
+        self,
+        vips: list[Vip],
+        interfaces: frozenset[str] = frozenset(),
+        include_loopback: bool = False,
+    ) -> None:
+        self.vips = vips
+        self.interfaces = interfaces  # empty: every interface
+        self.include_loopback = include_loopback
+
+
+class Verdict:
+    """The answer: master or not, the (VIP, interface) pairs held, and why others did not count."""
+
+    __slots__ = ("held", "master", "reasons")
+
+    def __init__(self, held: list[tuple[Vip, str]], reasons: list[str]) -> None:
+        self.held = held
+        self.master = bool(held)
+        self.reasons = reasons
+
+    def lines(self) -> list[str]:
+        """The decision in words, one finding a line."""
+        out = [f"{vip} held on {name}" for vip, name in self.held] + self.reasons
+        vips = " ".join(sorted({str(v) for v, _ in self.held})) if self.held else ""
+        out.append(f"master: holds {vips}" if self.master else "not master")
+        return out
+
+
+def decide(request: Request, table: list[Interface]) -> Verdict:
+    """Does this host hold one of the VIPs on an interface that counts?"""
+    held: list[tuple[Vip, str]] = []
+    reasons: list[str] = []
+    seen = set()
+    for iface in table:
+        for vip in request.vips:
+            if not any(a.packed == vip.packed for a in iface.addresses):
+                continue
+            seen.add(vip)
+            why = _excluded(request, iface, vip)
+            if why:
+                reasons.append(f"{vip} on {iface.name} does not count: {why}")
+            else:
+                held.append((vip, iface.name))
+    reasons += [f"{vip} is not on any interface" for vip in request.vips if vip not in seen]
+    return Verdict(held, reasons)
+
+
+def _excluded(request: Request, iface: Interface, vip: Vip) -> str | None:
+    """Why this interface's copy of the VIP does not count, or None if it does."""
+    names = request.interfaces
+    # Exact names only: vrrp.5 must not cover vrrp.51. A label (eth0:1) is covered by its base.
+    if names and iface.name not in names and iface.base not in names:
+        return "not in --interface " + ",".join(sorted(names))
+    if vip.scope and vip.scope not in (iface.name, iface.base):
+        return f"the VIP is scoped to {vip.scope}"
+    if iface.loopback and not request.include_loopback:
+        return "loopback interface (LVS-DR real servers carry VIPs there; --include-loopback)"
+    if not iface.up:
+        return f"interface is not up ({iface.state})"
+    flags = [a.flags for a in iface.addresses if a.packed == vip.packed]
+    if any(f is not None and not f & (IFA_F_TENTATIVE | IFA_F_DADFAILED) for f in flags):
+        return None
+    if None in flags:
+        return "address state unknown (not listed in /proc/net/if_inet6)"
+    if any(f & IFA_F_DADFAILED for f in flags if f is not None):
+        return "duplicate address detection failed (dadfailed)"
+    return "tentative (duplicate address detection still running)"

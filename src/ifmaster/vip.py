@@ -1,0 +1,87 @@
+"""VIP text to address: ``ADDR``, keepalived's ``ADDR/PREFIX``, and IPv6 ``ADDR%SCOPE``.
+
+Addresses are compared as packed bytes from ``inet_pton``, never as text, so ``10.0.0.1``
+cannot match ``10.0.0.10``. ``_socket`` is used rather than ``ipaddress`` because this runs
+on every guarded cron tick and ``ipaddress`` costs more than the whole rest of the check
+(it imports functools and collections); both accept exactly the same address texts.
+"""
+
+from __future__ import annotations
+
+from _socket import AF_INET, AF_INET6, inet_ntop, inet_pton
+
+TYPE_CHECKING = False  # typing is not loaded on the hot path
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+#: Holds the VIPs when no --vip is given, so one line atop a crontab serves every entry.
+ENV_VIP = "IF_MASTER_VIP"
+_DIGITS = frozenset("0123456789")
+
+
+class VipError(ValueError):
+    """A VIP text that is not a usable address; the message names the bad value."""
+
+
+class Vip:
+    """One floating address: family, packed bytes and an optional IPv6 scope (interface)."""
+
+    __slots__ = ("family", "packed", "scope", "text")
+
+    def __init__(self, family: int, packed: bytes, scope: str | None, text: str) -> None:
+        self.family = family
+        self.packed = packed
+        self.scope = scope
+        self.text = text  # as the user wrote it, for messages
+
+    def __str__(self) -> str:
+        canonical = inet_ntop(self.family, self.packed)
+        return f"{canonical}%{self.scope}" if self.scope else canonical
+
+    def __repr__(self) -> str:
+        return f"Vip({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Vip) and (self.packed, self.scope) == (other.packed, other.scope)
+
+    def __hash__(self) -> int:
+        return hash((self.packed, self.scope))
+
+
+def parse_vip(text: str) -> Vip:
+    """Parse one VIP, or raise VipError saying what is wrong with it."""
+    if not text:
+        raise VipError("empty VIP: expected an IPv4 or IPv6 address")
+    addr, slash, prefix = text.partition("/")
+    addr, percent, scope = addr.partition("%")
+    family = AF_INET6 if ":" in addr else AF_INET
+    try:
+        packed = inet_pton(family, addr)
+    except (OSError, ValueError):  # ValueError: embedded NUL
+        raise VipError(f"{text!r} is not an IP address") from None
+    if percent and (family == AF_INET or not scope):
+        raise VipError(f"{text!r}: a %scope is only valid after an IPv6 address")
+    if slash:
+        limit = 32 if family == AF_INET else 128
+        # Digits only: int() would also accept "+8", " 8" and "٨".
+        if not prefix or not _DIGITS.issuperset(prefix) or int(prefix) > limit:
+            raise VipError(f"{text!r}: prefix length must be 0..{limit}")
+    if not packed.strip(b"\0"):
+        raise VipError(f"{text!r} is the unspecified address, which no host can hold")
+    if packed[0] == 0xFF if family == AF_INET6 else 224 <= packed[0] <= 239:
+        raise VipError(f"{text!r} is a multicast address, not a floating IP")
+    return Vip(family, packed, scope or None, text)
+
+
+def vips_from_env(environ: Mapping[str, str]) -> list[Vip]:
+    """The VIPs of ``IF_MASTER_VIP``, used when no ``--vip`` is given."""
+    text = environ.get(ENV_VIP)
+    if text is None:
+        raise VipError(f"no VIP given: use --vip ADDR or set {ENV_VIP}")
+    words = text.split()
+    if not words:
+        raise VipError(f"{ENV_VIP} is set but holds no address")
+    try:
+        return [parse_vip(word) for word in words]
+    except VipError as e:
+        raise VipError(f"{ENV_VIP}: {e}") from None

@@ -1,0 +1,83 @@
+"""The hot path's pre-parse agrees with click on every argv it accepts."""
+
+from __future__ import annotations
+
+import os
+from unittest import mock
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from ifmaster import cli
+from ifmaster.decide import Request, decide
+from ifmaster.fast import preparse
+from tests.fakes import addr, iface
+
+WORDS = [
+    "--vip", "--vip=10.0.0.1", "--vip=", "--vip=fd00::1/64", "10.0.0.1", "10.0.0.10",
+    "10.0.0.1/24", "fd00::1", "fe80::1%eth0", "10.0.0.300", "", " ", "--", "-", "-v",
+    "--verbose", "-i", "--interface", "eth0", "--include-loopback", "--not-master-exit", "3",
+    "--vipx", "--vi", "-h", "--version", "true", "sh", "-c", "echo $HOME > 'a b'", "*", "--x=1",
+]  # fmt: skip
+ENVS = [None, "", "  ", "10.0.0.1", "10.0.0.1 fd00::1", "10.0.0.1,10.0.0.2", "bad"]
+TABLE = [
+    iface("lo", "127.0.0.1", "10.0.0.1", loopback=True),
+    iface("eth0", "10.0.0.10", "10.0.0.1", addr("fd00::1", 0x40)),
+    iface("eth1", "fd00::1"),
+]
+
+
+def via_click(argv: list[str]) -> tuple[Request, list[str], int | None, bool] | None:
+    """What click hands to guard() for this argv, or None if click refuses it."""
+    seen = []
+
+    def record(*args: object) -> int:
+        seen.append(args)
+        return 0
+
+    with mock.patch.object(cli, "guard", record):
+        cli.run_click(argv)
+    return seen[0] if seen else None  # type: ignore[return-value]
+
+
+@settings(max_examples=400)
+@given(
+    st.lists(st.one_of(st.sampled_from(WORDS), st.text(max_size=8)), max_size=7),
+    st.sampled_from(ENVS),
+)
+@example(["--vip", "10.0.0.1", "--", "--", "-v"], None)
+@example(["--vip", "--", "true"], None)
+@example(["true", "--vip", "10.0.0.1"], "10.0.0.1")
+@example(["--vip=10.0.0.1", "-"], None)
+def test_preparse_agrees_with_click(argv: list[str], env: str | None) -> None:
+    environ = {} if env is None else {"IF_MASTER_VIP": env}
+    fast = preparse(argv, environ)
+    if fast is None:
+        return  # handed over to click: nothing to compare
+    with mock.patch.dict(os.environ, environ, clear=True):
+        slow = via_click(argv)
+    assert slow is not None, f"click refused {argv!r} that the pre-parse accepted"
+    request, command, not_master_exit, verbose = slow
+    assert (not_master_exit, verbose) == (None, False)
+    assert command == fast[1]
+    assert request.vips == fast[0].vips
+    assert (request.interfaces, request.include_loopback) == (frozenset(), False)
+    # Same request, same table: the same decision, hence the same exec.
+    assert decide(request, TABLE).held == decide(fast[0], TABLE).held
+
+
+def test_preparse_takes_the_common_forms() -> None:
+    """It must accept these, or the hot path is never taken."""
+    env = {"IF_MASTER_VIP": "10.0.0.1"}
+    for argv in (
+        ["--vip", "10.0.0.1", "--", "backup.sh", "--full"],
+        ["--vip=10.0.0.1", "backup.sh"],
+        ["--", "backup.sh"],
+        ["--vip", "10.0.0.1"],
+    ):
+        assert preparse(argv, env) is not None, argv
+
+
+def test_preparse_hands_over_what_it_does_not_know() -> None:
+    for argv in (["-v", "--vip", "10.0.0.1"], ["--vip", "x", "--", "true"], ["--help"], ["--vip"]):
+        assert preparse(argv, {}) is None, argv

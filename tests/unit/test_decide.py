@@ -1,0 +1,153 @@
+"""decide() on faked interface tables: every rule, and the reasons it leaves."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ifmaster.decide import Request, decide
+from ifmaster.interfaces import IFA_F_DADFAILED, IFA_F_TENTATIVE
+from ifmaster.vip import parse_vip
+from tests.fakes import addr, iface
+
+
+def req(*vips: str, interfaces: tuple[str, ...] = (), include_loopback: bool = False) -> Request:
+    return Request([parse_vip(v) for v in vips], frozenset(interfaces), include_loopback)
+
+
+def test_holds_vip_on_an_up_interface() -> None:
+    v = decide(req("10.0.0.100"), [iface("eth0", "10.0.0.11", "10.0.0.100")])
+    assert v.master
+    assert [(str(vip), name) for vip, name in v.held] == [("10.0.0.100", "eth0")]
+
+
+def test_textual_prefix_does_not_match() -> None:
+    v = decide(req("10.0.0.1"), [iface("eth0", "10.0.0.10", "10.0.0.11", "10.0.0.100")])
+    assert not v.master
+    assert v.reasons == ["10.0.0.1 is not on any interface"]
+
+
+def test_any_of_several_vips() -> None:
+    table = [iface("eth0", "10.0.0.11"), iface("eth1", "fd00::100")]
+    assert decide(req("10.0.0.100", "fd00::100"), table).master
+    assert not decide(req("10.0.0.100", "fd00::101"), table).master
+
+
+def test_prefix_notation_counts_the_address() -> None:
+    assert decide(req("10.0.0.100/24"), [iface("eth0", "10.0.0.100")]).master
+
+
+def test_loopback_does_not_count_unless_asked() -> None:
+    table = [iface("lo", "127.0.0.1", "10.0.0.100", loopback=True)]
+    v = decide(req("10.0.0.100"), table)
+    assert not v.master
+    assert "loopback" in v.reasons[0]
+    assert decide(req("10.0.0.100", include_loopback=True), table).master
+
+
+@pytest.mark.parametrize("state", ["admin down", "down", "lowerlayerdown", "gone"])
+def test_down_interface_does_not_count(state: str) -> None:
+    v = decide(req("10.0.0.100"), [iface("eth0", "10.0.0.100", up=False, state=state)])
+    assert not v.master
+    assert v.reasons == [f"10.0.0.100 on eth0 does not count: interface is not up ({state})"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "why"),
+    [
+        (IFA_F_TENTATIVE, "tentative"),
+        (IFA_F_DADFAILED, "dadfailed"),
+        (IFA_F_DADFAILED | IFA_F_TENTATIVE, "dadfailed"),
+        (None, "state unknown"),
+    ],
+)
+def test_unsettled_ipv6_does_not_count(flags: int | None, why: str) -> None:
+    v = decide(req("fd00::100"), [iface("eth0", addr("fd00::100", flags))])
+    assert not v.master
+    assert why in v.reasons[0]
+
+
+def test_other_flags_do_not_matter() -> None:
+    # 0x80 permanent, 0x01 secondary/temporary: assigned addresses that count.
+    assert decide(req("fd00::100"), [iface("eth0", addr("fd00::100", 0x81))]).master
+
+
+def test_interface_filter_is_exact() -> None:
+    table = [iface("eth0", "10.0.0.11"), iface("vrrp.51", "10.0.0.100")]
+    assert decide(req("10.0.0.100", interfaces=("vrrp.51",)), table).master
+    for other in ("vrrp.5", "vrrp", "eth0", "vrrp.511", "VRRP.51"):
+        v = decide(req("10.0.0.100", interfaces=(other,)), table)
+        assert not v.master, other
+        assert "not in --interface" in v.reasons[0]
+
+
+def test_label_is_covered_by_its_base_interface() -> None:
+    table = [iface("eth0", "10.0.0.11"), iface("eth0:1", "10.0.0.100")]
+    assert decide(req("10.0.0.100", interfaces=("eth0",)), table).master
+    assert decide(req("10.0.0.100", interfaces=("eth0:1",)), table).master
+    assert not decide(req("10.0.0.100", interfaces=("eth1",)), table).master
+
+
+def test_ipv6_scope_restricts_the_interface() -> None:
+    table = [iface("eth0", "fe80::1"), iface("eth1", "fe80::2")]
+    assert decide(req("fe80::1%eth0"), table).master
+    v = decide(req("fe80::1%eth1"), table)
+    assert not v.master
+    assert "scoped to eth1" in v.reasons[0]
+
+
+def test_one_counted_copy_is_enough() -> None:
+    table = [iface("lo", "10.0.0.100", loopback=True), iface("eth0", "10.0.0.100")]
+    v = decide(req("10.0.0.100"), table)
+    assert v.master
+    assert [name for _, name in v.held] == ["eth0"]
+    assert "loopback" in v.reasons[0]
+
+
+def test_lines_explain_the_verdict() -> None:
+    v = decide(req("10.0.0.100", "10.0.0.200"), [iface("eth0", "10.0.0.100")])
+    assert v.lines() == [
+        "10.0.0.100 held on eth0",
+        "10.0.0.200 is not on any interface",
+        "master: holds 10.0.0.100",
+    ]
+
+
+_v4 = st.integers(0, 5).map(lambda n: f"10.0.0.{n}")
+_v6 = st.integers(0, 5).map(lambda n: f"fd00::{n}")
+_addr = st.one_of(_v4, _v6)
+_iface = st.builds(
+    lambda name, addrs, up, lo, flags: iface(
+        name, *[addr(a, flags if ":" in a else 0) for a in addrs], up=up, loopback=lo
+    ),
+    st.sampled_from(["eth0", "eth1", "lo", "vrrp.51", "eth0:1"]),
+    st.lists(_addr, max_size=4),
+    st.booleans(),
+    st.booleans(),
+    st.sampled_from([0, 0x80, IFA_F_TENTATIVE, IFA_F_DADFAILED, None]),
+)
+
+
+@given(
+    st.lists(_addr.filter(lambda a: not a.endswith("::0") and a != "10.0.0.0"), min_size=1),
+    st.lists(_iface, max_size=4),
+    st.booleans(),
+)
+def test_master_iff_same_address_on_a_counted_interface(
+    vips: list[str], table: list, include_loopback: bool
+) -> None:
+    """The oracle: ipaddress equality, up, loopback rule, settled flags. Nothing textual."""
+    wanted = {ipaddress.ip_address(v) for v in vips}
+    expected = any(
+        ipaddress.ip_address(a.packed) in wanted
+        and i.up
+        and (include_loopback or not i.loopback)
+        and a.flags is not None
+        and not a.flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED)
+        for i in table
+        for a in i.addresses
+    )
+    assert decide(req(*vips, include_loopback=include_loopback), table).master == expected

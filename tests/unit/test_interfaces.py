@@ -1,0 +1,63 @@
+"""The OS seam's parsers, and the real snapshot of this machine against psutil."""
+
+from __future__ import annotations
+
+import sys
+
+import psutil
+import pytest
+
+from ifmaster import interfaces
+from ifmaster.interfaces import IFA_F_DADFAILED, IFA_F_TENTATIVE, parse_if_inet6
+
+# Captured from a Linux host: permanent, tentative and dadfailed addresses.
+IF_INET6 = """\
+00000000000000000000000000000001 01 80 10 80       lo
+fd000000000000000000000000000100 03 40 00 80     eth0
+fd000000000000000000000000000101 03 40 00 c0     eth0
+fd000000000000000000000000000102 03 40 00 c8     eth0
+fe800000000000000000000000000001 2a 40 20 80  vrrp.51
+"""
+
+
+def test_parse_if_inet6() -> None:
+    table = parse_if_inet6(IF_INET6)
+    assert table[("lo", bytes(15) + b"\1")] == 0x80
+    assert table[("eth0", bytes.fromhex("fd000000000000000000000000000101"))] & IFA_F_TENTATIVE
+    assert table[("eth0", bytes.fromhex("fd000000000000000000000000000102"))] & IFA_F_DADFAILED
+    assert not table[("eth0", bytes.fromhex("fd000000000000000000000000000100"))] & 0x48
+    assert ("vrrp.51", bytes.fromhex("fe800000000000000000000000000001")) in table
+    assert len(table) == 5
+
+
+def test_parse_if_inet6_skips_malformed_lines() -> None:
+    assert parse_if_inet6("garbage\n\n" + IF_INET6.splitlines()[0]) == {
+        ("lo", bytes(15) + b"\1"): 0x80
+    }
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /sys and /proc")
+def test_snapshot_agrees_with_psutil() -> None:
+    """The Linux reader and psutil see the same interfaces, up state and IPv4 addresses."""
+    table = {i.name: i for i in interfaces.snapshot()}
+    stats = psutil.net_if_stats()
+    addrs = psutil.net_if_addrs()
+    assert set(table) == set(addrs)
+    for name, i in table.items():
+        if name in stats and i.state not in ("lowerlayerdown", "dormant", "notpresent"):
+            assert i.up == stats[name].isup, name
+        v4 = {a.address for a in addrs[name] if a.family == 2}
+        assert {interfaces.inet_ntop(2, a.packed) for a in i.addresses if a.family == 2} == v4
+    lo = table["lo"]
+    assert lo.loopback and lo.up
+
+
+def test_unreadable_interfaces_are_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import netifaces
+
+    def broken() -> list[str]:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(netifaces, "interfaces", broken)
+    with pytest.raises(interfaces.InterfaceError, match="cannot read the local interfaces"):
+        interfaces.snapshot()

@@ -115,6 +115,7 @@ class Lab:
         ipv6: bool = False,
         use_vmac: bool = False,
         vip_host: int = 100,
+        config: Callable[[Lab, Node], str] | None = None,
     ) -> None:
         if not 2 <= size <= len(PRIORITIES):
             raise ValueError(f"size must be 2..{len(PRIORITIES)}")
@@ -131,6 +132,7 @@ class Lab:
         self.vip = f"{net6}:{vip_host}" if ipv6 else f"{net4}.{vip_host}"
         self.vip_prefix = 64 if ipv6 else 24
         self.factory = factory
+        self.config = config or Lab.default_config
         self.nodes: list[Node] = []
 
         self.switch = factory("kas")
@@ -163,7 +165,7 @@ class Lab:
 
     # -- keepalived -------------------------------------------------------------------------
 
-    def config(self, node: Node) -> str:
+    def default_config(self, node: Node) -> str:
         """The keepalived.conf for `node`: one instance, only the priority differs per node."""
         extra = ""
         if self.use_vmac:
@@ -192,7 +194,7 @@ vrrp_instance VI_1 {{
     def start_keepalived(self, node: Node) -> None:
         """Run keepalived in the node's namespace, in the foreground, logging to its file."""
         conf = self.workdir / f"{node.name}.conf"
-        conf.write_text(self.config(node))
+        conf.write_text(self.config(self, node))
         # -n: stay in the foreground, so Popen.pid is the parent (`ip netns exec` execs).
         # -P: VRRP only; -l -D -G: detailed log on the console, not the host's syslog.
         # -p/-r: our own pid files, or every keepalived on the host would share /run's.
@@ -308,7 +310,9 @@ vrrp_instance VI_1 {{
     def describe(self) -> str:
         """Who holds what, and what keepalived thinks: for failure messages."""
         return "; ".join(
-            f"{n.name} (prio {n.priority}, keepalived {n.keepalived_state()}): "
+            f"{n.name} (prio {n.priority}, keepalived {n.keepalived_state()}"
+            + ("" if n.keepalived_pids() else ", not running")
+            + "): "
             + ", ".join(f"{a}@{i}" for i, a in n.addresses() if not a.is_link_local)
             for n in self.nodes
         )

@@ -76,7 +76,9 @@ def conflicting_mac(frame: bytes, pkttype: int, vip: bytes, own_macs: set[bytes]
     sender IP is the VIP. Probes (sender 0.0.0.0) claim nothing: a peer running the same check
     at the same moment must not look like a conflict.
     """
-    if pkttype == PACKET_OUTGOING:  # our own probes, our own keepalived's gratuitous ARPs
+    # Our own probes and our keepalived's announcements. A socket bound to ETH_P_ARP is not
+    # even shown what the host sends (only ETH_P_ALL taps are), so this is defence in depth.
+    if pkttype == PACKET_OUTGOING:
         return None
     pkt = parse_arp(frame)
     if pkt is None or pkt.op not in (ARPOP_REQUEST, ARPOP_REPLY) or pkt.sender_ip != vip:

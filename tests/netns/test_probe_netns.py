@@ -36,6 +36,7 @@ print(json.dumps({"dev": dev, "macs": [m.hex(":") for m in macs], "took": took})
 # Sends gratuitous ARPs for the VIP from an interface, as keepalived's master does.
 GARP = """
 import sys, time, _socket
+from ifmaster.probe import build_arp_probe
 s = _socket.socket(_socket.AF_PACKET, _socket.SOCK_RAW, 0)
 s.bind((sys.argv[1], 0x0806))
 mac = s.getsockname()[4]

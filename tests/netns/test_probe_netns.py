@@ -127,6 +127,7 @@ def test_vmac_single_holder_no_false_alarm(lan: tuple[Node, Node], mode: str) ->
     try:
         time.sleep(0.1)
         out = a.probe(vmac)
+        assert garp.poll() is None, "the announcer died: nothing was tested"
     finally:
         garp.kill()
         garp.wait()

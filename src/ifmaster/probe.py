@@ -12,7 +12,6 @@ import _socket
 import os
 import struct
 import time
-from typing import NamedTuple
 
 ETH_P_ARP = 0x0806
 ETH_P_IP = 0x0800
@@ -35,13 +34,9 @@ class ProbeError(Exception):
     """The probe could not run (no CAP_NET_RAW, no such interface...): if-master exits 125."""
 
 
-class ArpPacket(NamedTuple):
-    """The fields of an Ethernet/IPv4 ARP packet the conflict check needs."""
-
-    op: int
-    sender_mac: bytes
-    sender_ip: bytes
-    target_ip: bytes
+#: (op, sender MAC, sender IP, target IP) of an Ethernet/IPv4 ARP packet. A plain tuple:
+#: typing.NamedTuple would make importing this module ~12 ms slower where click is not loaded.
+ArpPacket = tuple[int, bytes, bytes, bytes]
 
 
 def build_arp_probe(mac: bytes, vip: bytes) -> bytes:
@@ -66,7 +61,7 @@ def parse_arp(frame: bytes) -> ArpPacket | None:
     )
     if (etype, htype, ptype, hlen, plen) != (ETH_P_ARP, ARPHRD_ETHER, ETH_P_IP, 6, 4):
         return None
-    return ArpPacket(op, sha, spa, tpa)
+    return (op, sha, spa, tpa)
 
 
 def conflicting_mac(frame: bytes, pkttype: int, vip: bytes, own_macs: set[bytes]) -> bytes | None:
@@ -81,11 +76,12 @@ def conflicting_mac(frame: bytes, pkttype: int, vip: bytes, own_macs: set[bytes]
     if pkttype == PACKET_OUTGOING:
         return None
     pkt = parse_arp(frame)
-    if pkt is None or pkt.op not in (ARPOP_REQUEST, ARPOP_REPLY) or pkt.sender_ip != vip:
+    if pkt is None:
         return None
-    if pkt.sender_mac in own_macs:
+    op, sender_mac, sender_ip, _target_ip = pkt
+    if op not in (ARPOP_REQUEST, ARPOP_REPLY) or sender_ip != vip or sender_mac in own_macs:
         return None
-    return pkt.sender_mac
+    return sender_mac
 
 
 def is_vrrp_mac(mac: bytes) -> bool:

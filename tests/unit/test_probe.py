@@ -44,11 +44,11 @@ class TestBuild:
 class TestParse:
     def test_own_probe_round_trips(self) -> None:
         pkt = p.parse_arp(p.build_arp_probe(OUR_MAC, VIP))
-        assert pkt == p.ArpPacket(op=1, sender_mac=OUR_MAC, sender_ip=bytes(4), target_ip=VIP)
+        assert pkt == (1, OUR_MAC, bytes(4), VIP)
 
     def test_reply_from_bytes(self) -> None:
         frame = arp(2, OTHER_MAC, VIP, bytes(4), tha=OUR_MAC)
-        assert p.parse_arp(frame) == p.ArpPacket(2, OTHER_MAC, VIP, bytes(4))
+        assert p.parse_arp(frame) == (2, OTHER_MAC, VIP, bytes(4))
 
     def test_truncated(self) -> None:
         frame = arp(2, OTHER_MAC, VIP, bytes(4))

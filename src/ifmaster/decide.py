@@ -14,33 +14,47 @@ from .vip import Vip
 class Request:
     """What the user asked: which VIPs, where to look, whether loopback counts."""
 
-    __slots__ = ("include_loopback", "interfaces", "vips")
+    __slots__ = ("arp_probe", "include_loopback", "interfaces", "require_keepalived", "vips")
 
     def __init__(
         self,
         vips: list[Vip],
         interfaces: frozenset[str] = frozenset(),
         include_loopback: bool = False,
+        require_keepalived: bool = False,
+        arp_probe: bool = False,
     ) -> None:
         self.vips = vips
         self.interfaces = interfaces  # empty: every interface
         self.include_loopback = include_loopback
+        # Opt-in checks that need more than the interface table: see confirm.py.
+        self.require_keepalived = require_keepalived
+        self.arp_probe = arp_probe
 
 
 class Verdict:
-    """The answer: master or not, the (VIP, interface) pairs held, and why others did not count."""
+    """The answer: master or not, the (VIP, interface) pairs held, and why others did not count.
 
-    __slots__ = ("held", "master", "reasons")
+    ``conflict`` is set when another machine also answers for a held VIP (split brain): then
+    this host is not the master either, and if-master says so loudly.
+    """
 
-    def __init__(self, held: list[tuple[Vip, str]], reasons: list[str]) -> None:
+    __slots__ = ("conflict", "held", "master", "reasons")
+
+    def __init__(
+        self, held: list[tuple[Vip, str]], reasons: list[str], conflict: str | None = None
+    ) -> None:
         self.held = held
-        self.master = bool(held)
+        self.master = bool(held) and conflict is None
         self.reasons = reasons
+        self.conflict = conflict
 
     def lines(self) -> list[str]:
         """The decision in words, one finding a line."""
         out = [f"{vip} held on {name}" for vip, name in self.held] + self.reasons
         vips = " ".join(sorted({str(v) for v, _ in self.held})) if self.held else ""
+        if self.conflict:
+            out.append(f"split brain: {self.conflict}")
         out.append(f"master: holds {vips}" if self.master else "not master")
         return out
 

@@ -26,9 +26,17 @@ def guard(
     except interfaces.InterfaceError as e:
         raise IfMasterError(status.FAILURE, str(e)) from e
     verdict = decide(request, table)
+    if verdict.master and (request.require_keepalived or request.arp_probe):
+        from .confirm import confirm
+
+        verdict = confirm(request, verdict)
     if verbose:
         for line in verdict.lines():
             sys.stderr.write(f"if-master: {line}\n")
+    if verdict.conflict:
+        # Loud whatever --verbose says: two holders means one job may already run twice.
+        sys.stderr.write(f"if-master: split brain, not running: {verdict.conflict}\n")
+        return status.SPLIT_BRAIN
     if verdict.master:
         if command:
             exec_command(command)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import ifmaster
-from tests.netnslib import Netns, NetnsFactory, unique_name, veth
+from tests.netnslib import IF_MASTER, Netns, NetnsFactory, require, unique_name, veth
 
 pytestmark = pytest.mark.netns
 
@@ -58,8 +58,7 @@ def pids_in(ns: Netns, nobody: bool = False) -> list[int]:
 @pytest.fixture
 def keepalived_ns(netns_factory: NetnsFactory, tmp_path: Path) -> Iterator[Netns]:
     """A namespace running keepalived (VRRP only, foreground, its own pid files)."""
-    if not os.access(KEEPALIVED, os.X_OK):
-        pytest.skip(f"{KEEPALIVED} is not installed")
+    require(os.access(KEEPALIVED, os.X_OK), f"{KEEPALIVED} is not installed (./test.sh does)")
     ns, peer = netns_factory("ifmka"), netns_factory("ifmkp")
     dev = unique_name("ifmk")
     veth(ns, dev, peer, unique_name("ifmk"))
@@ -102,7 +101,27 @@ def test_true_here_false_elsewhere_false_once_killed(
 def test_other_user_sees_it_through_the_fallback(
     keepalived_ns: Netns, netns_factory: NetnsFactory
 ) -> None:
-    if not os.access(SYSTEM_PYTHON, os.X_OK):
-        pytest.skip(f"{SYSTEM_PYTHON} is needed to run the check as nobody")
+    require(os.access(SYSTEM_PYTHON, os.X_OK), f"{SYSTEM_PYTHON} is needed to run as nobody")
     assert pids_in(keepalived_ns, nobody=True) == pids_in(keepalived_ns)
     assert pids_in(netns_factory("ifmko"), nobody=True) == []
+
+
+def test_cli_counts_the_vip_only_while_keepalived_lives(keepalived_ns: Netns) -> None:
+    """The stale-VIP case through the console script: 10.0.0.1 stays, keepalived dies."""
+    args = [IF_MASTER, "--require-keepalived", "--vip", "10.0.0.1"]
+    assert keepalived_ns.run(args).returncode == 0
+    r = keepalived_ns.run([*args, "-v", "--", "echo", "ran"])
+    assert r.stdout == "ran\n"
+    assert "keepalived is running here (PID" in r.stderr
+    assert keepalived_ns.run([IF_MASTER, "--vip", "10.0.0.1"]).returncode == 0
+    for pid in keepalived_ns.pids():
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 2
+    while keepalived_ns.run(args).returncode != 1:
+        assert time.monotonic() < deadline, "the stale VIP still counts after SIGKILL"
+        time.sleep(0.02)
+    r = keepalived_ns.run([*args, "-v", "--", "echo", "ran"])
+    assert (r.returncode, r.stdout) == (0, "")
+    assert "no live keepalived in this network namespace" in r.stderr
+    # Without the option the leftover address still makes a master: the gap it closes.
+    assert keepalived_ns.run([IF_MASTER, "--vip", "10.0.0.1"]).returncode == 0

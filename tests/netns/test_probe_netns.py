@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
-from tests.netnslib import Netns, NetnsFactory, unique_name, veth
+from tests.netnslib import IF_MASTER, Netns, NetnsFactory, unique_name, veth
 
 pytestmark = pytest.mark.netns
 
@@ -175,3 +177,50 @@ def test_missing_interface_is_a_probe_error(lan: tuple[Node, Node]) -> None:
         a.probe("nosuchdev0")
     assert err.value.status == 125
     assert "nosuchdev0" in err.value.stderr
+
+
+def guarded(node: Node, marker: Path, *prefix: str) -> subprocess.CompletedProcess[str]:
+    """The console script with --arp-probe guarding a job that leaves a marker."""
+    argv = [IF_MASTER, "--arp-probe", "--vip", VIP, "--", "touch", str(marker)]
+    return node.ns.run([*prefix, *argv])
+
+
+def test_cli_split_brain_refuses_on_both_nodes(lan: tuple[Node, Node], tmp_path: Path) -> None:
+    a, b = lan
+    for node in (a, b):
+        node.ns.ip("addr", "add", f"{VIP}/24", "dev", node.dev)
+    for node, other in ((a, b), (b, a)):
+        marker = tmp_path / node.ns.name
+        r = guarded(node, marker)
+        assert r.returncode == 3, r.stderr
+        assert r.stderr == (
+            f"if-master: split brain, not running: {VIP} on {node.dev} "
+            f"is also answered by {other.mac()}\n"
+        )
+        assert not marker.exists()
+        check = node.ns.run([IF_MASTER, "--arp-probe", "--vip", VIP])
+        assert check.returncode == 3
+    # The plain guard runs on both: the double run --arp-probe prevents.
+    assert a.ns.run([IF_MASTER, "--vip", VIP]).returncode == 0
+    assert b.ns.run([IF_MASTER, "--vip", VIP]).returncode == 0
+
+
+def test_cli_single_holder_runs(lan: tuple[Node, Node], tmp_path: Path) -> None:
+    a, b = lan
+    a.ns.ip("addr", "add", f"{VIP}/24", "dev", a.dev)
+    r = guarded(a, tmp_path / "a")
+    assert (r.returncode, r.stderr) == (0, "")
+    assert (tmp_path / "a").exists()
+    r = guarded(b, tmp_path / "b")
+    assert (r.returncode, r.stderr) == (0, "")
+    assert not (tmp_path / "b").exists()
+
+
+def test_cli_without_cap_net_raw_is_125(lan: tuple[Node, Node], tmp_path: Path) -> None:
+    a, _ = lan
+    a.ns.ip("addr", "add", f"{VIP}/24", "dev", a.dev)
+    r = guarded(a, tmp_path / "a", "setpriv", "--inh-caps=-all", "--bounding-set=-net_raw")
+    assert r.returncode == 125
+    assert r.stderr.startswith("if-master: --arp-probe needs CAP_NET_RAW (run as root)")
+    assert r.stderr.count("\n") == 1
+    assert not (tmp_path / "a").exists()

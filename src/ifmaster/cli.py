@@ -15,7 +15,7 @@ from . import __version__
 from .decide import Request
 from .errors import IfMasterError
 from .exitcodes import ExitCode
-from .guard import guard
+from .guard import check_status, evaluate, guard
 from .main import report
 from .vip import ENV_VIP, Vip, VipError, parse_vip, vips_from_env
 
@@ -107,6 +107,25 @@ class VipType(click.ParamType):  # type: ignore[type-arg]  # generic only since 
     "adds ~0.3 s. IPv4 VIPs only.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Explain the decision on stderr.")
+@click.option(
+    "--syslog",
+    is_flag=True,
+    envvar="IF_MASTER_SYSLOG",
+    help="Log each decision (ran, with the command and PID; skipped, and why) to syslog "
+    "(/dev/log, facility cron, tag if-master). Also IF_MASTER_SYSLOG=1.",
+)
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Print every interface considered, what excluded what, and the verdict; run "
+    "nothing. Exit status as in check mode.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="With --explain (implied): the same as one JSON object on stdout, for monitoring.",
+)
 @click.version_option(__version__, "--version", prog_name="if-master")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def command(
@@ -117,6 +136,9 @@ def command(
     require_keepalived: bool,
     arp_probe: bool,
     verbose: bool,
+    syslog: bool,
+    explain: bool,
+    as_json: bool,
     command: tuple[str, ...],
 ) -> int:
     """Run COMMAND only on the node that holds the floating IP.
@@ -136,7 +158,20 @@ def command(
     request = Request(
         list(vips), frozenset(interfaces), include_loopback, require_keepalived, arp_probe
     )
-    return guard(request, list(command), not_master_exit, verbose)
+    if explain or as_json:
+        if command:
+            raise click.UsageError("--explain only explains: it runs no command")
+        from .explain import render_json, render_text
+
+        table, verdict = evaluate(request)
+        click.echo((render_json if as_json else render_text)(request, table, verdict))
+        return check_status(verdict)
+    audit = None
+    if syslog:
+        from .audit import Audit
+
+        audit = Audit()
+    return guard(request, list(command), not_master_exit, verbose, audit)
 
 
 def run_click(args: list[str]) -> int:

@@ -41,6 +41,15 @@ def require_root_netns() -> None:
     pytest.skip(why)
 
 
+def require(condition: bool, why: str) -> None:
+    """Skip with ``why`` outside CI when ``condition`` is false; in CI, fail instead."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"{why}: this test must run in CI, not skip")
+    pytest.skip(why)
+
+
 def unique_name(prefix: str) -> str:
     """A short name unique to this test process (namespace or interface, <= 15 chars)."""
     name = f"{prefix}{os.getpid() % 100000}{next(_counter)}"

@@ -15,7 +15,7 @@ from . import __version__
 from .decide import Request
 from .errors import IfMasterError
 from .exitcodes import ExitCode
-from .guard import guard
+from .guard import check_status, evaluate, guard
 from .main import report
 from .vip import ENV_VIP, Vip, VipError, parse_vip, vips_from_env
 
@@ -31,6 +31,7 @@ Exit status:
   {ExitCode.OK:<5}master: with a command, the command's own status (it replaces if-master);
        not master with a command: 0 (or --not-master-exit N)
   {ExitCode.NOT_MASTER:<5}check mode (no command): this host is not the master
+  {ExitCode.SPLIT_BRAIN:<5}--arp-probe: another machine answers for the VIP; nothing ran
   {ExitCode.FAILURE:<5}if-master failed (bad option or VIP, unreadable interfaces); nothing ran
   {ExitCode.CANNOT_INVOKE:<5}the command was found but could not be executed
   {ExitCode.NOT_FOUND:<5}the command was not found
@@ -92,7 +93,39 @@ class VipType(click.ParamType):  # type: ignore[type-arg]  # generic only since 
     metavar="N",
     help="Exit status when this host is not the master (default: 0 with a command, 1 without).",
 )
+@click.option(
+    "--require-keepalived",
+    is_flag=True,
+    help="Count a VIP only while a live keepalived runs in this network namespace "
+    "(a VIP left behind by a killed keepalived is not mastership). Costs ~2 ms.",
+)
+@click.option(
+    "--arp-probe",
+    is_flag=True,
+    help="Before running, ARP-probe each held IPv4 VIP; if another machine answers "
+    f"(split brain), run nothing and exit {ExitCode.SPLIT_BRAIN}. Needs CAP_NET_RAW; "
+    "adds ~0.3 s. IPv4 VIPs only.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Explain the decision on stderr.")
+@click.option(
+    "--syslog",
+    is_flag=True,
+    envvar="IF_MASTER_SYSLOG",
+    help="Log each decision (ran, with the command and PID; skipped, and why) to syslog "
+    "(/dev/log, facility cron, tag if-master). Also IF_MASTER_SYSLOG=1.",
+)
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Print every interface considered, what excluded what, and the verdict; run "
+    "nothing. Exit status as in check mode.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="With --explain (implied): the same as one JSON object on stdout, for monitoring.",
+)
 @click.version_option(__version__, "--version", prog_name="if-master")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def command(
@@ -100,7 +133,12 @@ def command(
     interfaces: tuple[str, ...],
     include_loopback: bool,
     not_master_exit: int | None,
+    require_keepalived: bool,
+    arp_probe: bool,
     verbose: bool,
+    syslog: bool,
+    explain: bool,
+    as_json: bool,
     command: tuple[str, ...],
 ) -> int:
     """Run COMMAND only on the node that holds the floating IP.
@@ -114,8 +152,26 @@ def command(
             vips = tuple(vips_from_env(os.environ))
         except VipError as e:
             raise click.UsageError(str(e)) from None
-    request = Request(list(vips), frozenset(interfaces), include_loopback)
-    return guard(request, list(command), not_master_exit, verbose)
+    ipv6 = [str(v) for v in vips if len(v.packed) == 16]
+    if arp_probe and ipv6:
+        raise click.UsageError(f"--arp-probe checks IPv4 VIPs only, not {ipv6[0]}")
+    request = Request(
+        list(vips), frozenset(interfaces), include_loopback, require_keepalived, arp_probe
+    )
+    if explain or as_json:
+        if command:
+            raise click.UsageError("--explain only explains: it runs no command")
+        from .explain import render_json, render_text
+
+        table, verdict = evaluate(request)
+        click.echo((render_json if as_json else render_text)(request, table, verdict))
+        return check_status(verdict)
+    audit = None
+    if syslog:
+        from .audit import Audit
+
+        audit = Audit()
+    return guard(request, list(command), not_master_exit, verbose, audit)
 
 
 def run_click(args: list[str]) -> int:

@@ -14,33 +14,47 @@ from .vip import Vip
 class Request:
     """What the user asked: which VIPs, where to look, whether loopback counts."""
 
-    __slots__ = ("include_loopback", "interfaces", "vips")
+    __slots__ = ("arp_probe", "include_loopback", "interfaces", "require_keepalived", "vips")
 
     def __init__(
         self,
         vips: list[Vip],
         interfaces: frozenset[str] = frozenset(),
         include_loopback: bool = False,
+        require_keepalived: bool = False,
+        arp_probe: bool = False,
     ) -> None:
         self.vips = vips
         self.interfaces = interfaces  # empty: every interface
         self.include_loopback = include_loopback
+        # Opt-in checks that need more than the interface table: see confirm.py.
+        self.require_keepalived = require_keepalived
+        self.arp_probe = arp_probe
 
 
 class Verdict:
-    """The answer: master or not, the (VIP, interface) pairs held, and why others did not count."""
+    """The answer: master or not, the (VIP, interface) pairs held, and why others did not count.
 
-    __slots__ = ("held", "master", "reasons")
+    ``conflict`` is set when another machine also answers for a held VIP (split brain): then
+    this host is not the master either, and if-master says so loudly.
+    """
 
-    def __init__(self, held: list[tuple[Vip, str]], reasons: list[str]) -> None:
+    __slots__ = ("conflict", "held", "master", "reasons")
+
+    def __init__(
+        self, held: list[tuple[Vip, str]], reasons: list[str], conflict: str | None = None
+    ) -> None:
         self.held = held
-        self.master = bool(held)
+        self.master = bool(held) and conflict is None
         self.reasons = reasons
+        self.conflict = conflict
 
     def lines(self) -> list[str]:
         """The decision in words, one finding a line."""
         out = [f"{vip} held on {name}" for vip, name in self.held] + self.reasons
         vips = " ".join(sorted({str(v) for v, _ in self.held})) if self.held else ""
+        if self.conflict:
+            out.append(f"split brain: {self.conflict}")
         out.append(f"master: holds {vips}" if self.master else "not master")
         return out
 
@@ -55,7 +69,7 @@ def decide(request: Request, table: list[Interface]) -> Verdict:
             if not any(a.packed == vip.packed for a in iface.addresses):
                 continue
             seen.add(vip)
-            why = _excluded(request, iface, vip)
+            why = why_not_counted(request, iface, vip)
             if why:
                 reasons.append(f"{vip} on {iface.name} does not count: {why}")
             else:
@@ -64,19 +78,29 @@ def decide(request: Request, table: list[Interface]) -> Verdict:
     return Verdict(held, reasons)
 
 
-def _excluded(request: Request, iface: Interface, vip: Vip) -> str | None:
+def why_not_counted(request: Request, iface: Interface, vip: Vip) -> str | None:
     """Why this interface's copy of the VIP does not count, or None if it does."""
+    if vip.scope and vip.scope not in (iface.name, iface.base):
+        return f"the VIP is scoped to {vip.scope}"
+    return interface_excluded(request, iface) or address_excluded(iface, vip.packed)
+
+
+def interface_excluded(request: Request, iface: Interface) -> str | None:
+    """Why no address on this interface counts, or None."""
     names = request.interfaces
     # Exact names only: vrrp.5 must not cover vrrp.51. A label (eth0:1) is covered by its base.
     if names and iface.name not in names and iface.base not in names:
         return "not in --interface " + ",".join(sorted(names))
-    if vip.scope and vip.scope not in (iface.name, iface.base):
-        return f"the VIP is scoped to {vip.scope}"
     if iface.loopback and not request.include_loopback:
         return "loopback interface (LVS-DR real servers carry VIPs there; --include-loopback)"
     if not iface.up:
         return f"interface is not up ({iface.state})"
-    flags = [a.flags for a in iface.addresses if a.packed == vip.packed]
+    return None
+
+
+def address_excluded(iface: Interface, packed: bytes) -> str | None:
+    """Why this address on an interface that counts is not really assigned, or None."""
+    flags = [a.flags for a in iface.addresses if a.packed == packed]
     if any(f is not None and not f & (IFA_F_TENTATIVE | IFA_F_DADFAILED) for f in flags):
         return None
     if None in flags:

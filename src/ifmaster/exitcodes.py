@@ -13,6 +13,8 @@ class ExitCode(IntEnum):
     OK = status.OK
     #: Check mode: this host is not the master.
     NOT_MASTER = status.NOT_MASTER
+    #: --arp-probe: another machine answers for a VIP we hold; the command did not run.
+    SPLIT_BRAIN = status.SPLIT_BRAIN
     #: if-master itself failed (bad input, unreadable interfaces); the command did not run.
     FAILURE = status.FAILURE
     #: The command was found but could not be executed (permissions, bad format...).

@@ -7,6 +7,7 @@ everything else (help, errors, tests).
 
 OK = 0
 NOT_MASTER = 1
+SPLIT_BRAIN = 3
 FAILURE = 125
 CANNOT_INVOKE = 126
 NOT_FOUND = 127

@@ -200,3 +200,22 @@ def test_exec_not_executable_is_126(tmp_path: Path) -> None:
         assert e.value.code == ExitCode.CANNOT_INVOKE
         assert "Permission denied" in e.value.message
     assert os.access(script, os.R_OK)
+
+
+def test_arp_probe_refuses_ipv6_vips(master: object, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--arp-probe", "--vip", "10.0.0.100", "--vip", "fd00::1", "--", "x"]) == 125
+    assert "--arp-probe checks IPv4 VIPs only, not fd00::1" in capsys.readouterr().err
+
+
+def test_opt_in_checks_run_only_on_the_master(
+    backup: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not the master: neither keepalived nor the network is asked."""
+    from ifmaster import keepalived, probe
+
+    def boom(*_: object) -> None:
+        raise AssertionError("checked although not master")
+
+    monkeypatch.setattr(keepalived, "keepalived_pids", boom)
+    monkeypatch.setattr(probe, "probe", boom)
+    assert main(["--require-keepalived", "--arp-probe", "--vip", "10.0.0.100"]) == 1

@@ -20,6 +20,7 @@ WORDS = [
     "--vipx", "--vi", "-h", "--version", "true", "sh", "-c", "echo $HOME > 'a b'", "*", "--x=1",
 ]  # fmt: skip
 ENVS = [None, "", "  ", "10.0.0.1", "10.0.0.1 fd00::1", "10.0.0.1,10.0.0.2", "bad"]
+SYSLOG_ENVS = [None, "1", "0", ""]
 TABLE = [
     iface("lo", "127.0.0.1", "10.0.0.1", loopback=True),
     iface("eth0", "10.0.0.10", "10.0.0.1", addr("fd00::1", 0x40)),
@@ -27,7 +28,7 @@ TABLE = [
 ]
 
 
-def via_click(argv: list[str]) -> tuple[Request, list[str], int | None, bool] | None:
+def via_click(argv: list[str]) -> tuple[Request, list[str], int | None, bool, object] | None:
     """What click hands to guard() for this argv, or None if click refuses it."""
     seen = []
 
@@ -44,24 +45,29 @@ def via_click(argv: list[str]) -> tuple[Request, list[str], int | None, bool] | 
 @given(
     st.lists(st.one_of(st.sampled_from(WORDS), st.text(max_size=8)), max_size=7),
     st.sampled_from(ENVS),
+    st.sampled_from(SYSLOG_ENVS),
 )
-@example(["--vip", "10.0.0.1", "--", "--", "-v"], None)
-@example(["--vip", "--", "true"], None)
-@example(["true", "--vip", "10.0.0.1"], "10.0.0.1")
-@example(["--vip=10.0.0.1", "-"], None)
-def test_preparse_agrees_with_click(argv: list[str], env: str | None) -> None:
+@example(["--vip", "10.0.0.1", "--", "--", "-v"], None, None)
+@example(["--vip", "--", "true"], None, None)
+@example(["true", "--vip", "10.0.0.1"], "10.0.0.1", None)
+@example(["--vip=10.0.0.1", "-"], None, None)
+@example(["--vip=10.0.0.1", "--", "true"], None, "1")
+def test_preparse_agrees_with_click(argv: list[str], env: str | None, syslog: str | None) -> None:
     environ = {} if env is None else {"IF_MASTER_VIP": env}
+    if syslog is not None:
+        environ["IF_MASTER_SYSLOG"] = syslog
     fast = preparse(argv, environ)
     if fast is None:
         return  # handed over to click: nothing to compare
     with mock.patch.dict(os.environ, environ, clear=True):
         slow = via_click(argv)
     assert slow is not None, f"click refused {argv!r} that the pre-parse accepted"
-    request, command, not_master_exit, verbose = slow
-    assert (not_master_exit, verbose) == (None, False)
+    request, command, not_master_exit, verbose, audit = slow
+    assert (not_master_exit, verbose, audit) == (None, False, None)
     assert command == fast[1]
     assert request.vips == fast[0].vips
     assert (request.interfaces, request.include_loopback) == (frozenset(), False)
+    assert (request.require_keepalived, request.arp_probe) == (False, False)
     # Same request, same table: the same decision, hence the same exec.
     assert decide(request, TABLE).held == decide(fast[0], TABLE).held
 

@@ -194,3 +194,18 @@ def test_failures_are_one_line_and_run_nothing(node: Node, tmp_path: Path) -> No
 def test_python_dash_m_works(node: Node) -> None:
     r = node.ns.run([sys.executable, "-m", "ifmaster", "--vip", "10.50.0.10", "--", "echo", "ok"])
     assert (r.returncode, r.stdout) == (0, "ok\n")
+
+
+def test_syslog_line_names_the_command_and_its_pid(node: Node, tmp_path: Path) -> None:
+    import socket
+
+    path = tmp_path / "log"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as log:
+        log.bind(str(path))
+        log.settimeout(5)
+        env = {**os.environ, "IF_MASTER_SYSLOG_SOCKET": str(path), "IF_MASTER_SYSLOG": "1"}
+        r = guard(node, "--vip", "10.50.0.10", "--", "sh", "-c", "echo $$", env=env)
+        pid = int(r.stdout)
+        assert log.recv(4096).decode() == (
+            f"<78>if-master[{pid}]: ran: sh -c 'echo $$' (pid {pid}; holds 10.50.0.10 on eth0)"
+        )

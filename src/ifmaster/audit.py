@@ -1,0 +1,68 @@
+"""``--syslog``: one message per decision to the local syslog socket (facility cron).
+
+Messages go straight to the datagram socket (``/dev/log``; ``IF_MASTER_SYSLOG_SOCKET``
+overrides it, for tests and containers) as ``<PRI>if-master[PID]: TEXT``, which rsyslog and
+journald both accept. A missing socket never stops the job: one warning on stderr, and the
+decision stands.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .decide import Verdict
+
+ENV_SOCKET = "IF_MASTER_SYSLOG_SOCKET"
+DEFAULT_SOCKET = "/dev/log"
+FACILITY_CRON = 9
+ERR, WARNING, INFO = 3, 4, 6
+
+
+class Audit:
+    """Sends the audit lines of one if-master run."""
+
+    def __init__(self, path: str | None = None) -> None:
+        self.path = path or os.environ.get(ENV_SOCKET) or DEFAULT_SOCKET
+        self.warned = False
+
+    def send(self, severity: int, text: str) -> None:
+        from _socket import AF_UNIX, SOCK_DGRAM, socket
+
+        data = f"<{FACILITY_CRON * 8 + severity}>if-master[{os.getpid()}]: {text}"
+        sock = socket(AF_UNIX, SOCK_DGRAM)
+        try:
+            sock.connect(self.path)
+            sock.send(data.encode("utf-8", "backslashreplace"))
+        except OSError as e:
+            if not self.warned:
+                self.warned = True
+                sys.stderr.write(f"if-master: warning: cannot log to {self.path}: {e.strerror}\n")
+        finally:
+            sock.close()
+
+    def decision(self, verdict: Verdict, command: list[str]) -> None:
+        """The one line for a decision: ran, skipped, refused, or the check's answer."""
+        cmd = _quote(command)
+        if verdict.conflict:
+            what = f"refused: {cmd}" if command else "check: split brain"
+            self.send(WARNING, f"{what}: split brain: {verdict.conflict}")
+        elif verdict.master:
+            where = ", ".join(f"{v} on {name}" for v, name in verdict.held)
+            if command:
+                self.send(INFO, f"ran: {cmd} (pid {os.getpid()}; holds {where})")
+            else:
+                self.send(INFO, f"check: master (holds {where})")
+        else:
+            why = "; ".join(verdict.reasons)
+            what = f"skipped: {cmd}" if command else "check"
+            self.send(INFO, f"{what}: not master ({why})")
+
+    def failed(self, message: str) -> None:
+        self.send(ERR, f"failed: {message}")
+
+
+def _quote(command: list[str]) -> str:
+    import shlex
+
+    return shlex.join(command)

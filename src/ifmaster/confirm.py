@@ -1,0 +1,48 @@
+"""Opt-in checks that need more than the interface table, run once decide() says master.
+
+``--require-keepalived``: a VIP counts only while a live keepalived runs in this network
+namespace (a killed keepalived leaves its VIP behind). ``--arp-probe``: nobody else on the
+segment may answer for a held IPv4 VIP (split brain). Each adds its finding to the Verdict.
+"""
+
+from __future__ import annotations
+
+from . import status
+from .decide import Request, Verdict
+from .errors import IfMasterError
+
+
+def confirm(request: Request, verdict: Verdict) -> Verdict:
+    """The verdict after the opt-in checks; raises IfMasterError when a check cannot run."""
+    if request.require_keepalived:
+        from .keepalived import KeepalivedCheckError, keepalived_pids
+
+        try:
+            pids = keepalived_pids()
+        except KeepalivedCheckError as e:
+            raise IfMasterError(status.FAILURE, str(e)) from None
+        if not pids:
+            why = "no live keepalived in this network namespace: the VIP is a stale leftover"
+            return Verdict([], verdict.reasons + [why])
+        verdict.reasons.append(f"keepalived is running here (PID {', '.join(map(str, pids))})")
+    if request.arp_probe:
+        from .probe import ProbeError, own_macs, probe, probe_interface
+
+        try:
+            mine = own_macs()
+            for vip, ifname in verdict.held:
+                others = probe(probe_interface(ifname), vip.packed, mine)
+                if others:
+                    macs = ", ".join(m.hex(":") for m in others)
+                    return Verdict(
+                        verdict.held,
+                        verdict.reasons,
+                        f"{vip} on {ifname} is also answered by {macs}",
+                    )
+        except (ProbeError, OSError) as e:
+            raise IfMasterError(status.FAILURE, str(e)) from None
+        verdict.reasons.append(
+            "ARP probe: no other machine answers for "
+            + ", ".join(sorted({str(v) for v, _ in verdict.held}))
+        )
+    return verdict

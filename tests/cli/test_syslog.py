@@ -1,0 +1,113 @@
+"""--syslog against a real datagram socket: the exact lines a decision leaves."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ifmaster.interfaces import Interface
+from ifmaster.main import main
+from tests.conftest import Executed
+from tests.fakes import iface
+
+pytestmark = pytest.mark.usefixtures("no_exec")
+
+
+class Syslog:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        self.sock.settimeout(0)
+
+    def lines(self) -> list[str]:
+        out = []
+        while True:
+            try:
+                out.append(self.sock.recv(65536).decode())
+            except BlockingIOError:
+                return out
+
+
+@pytest.fixture
+def syslog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Syslog]:
+    log = Syslog(tmp_path / "log")
+    monkeypatch.setenv("IF_MASTER_SYSLOG_SOCKET", str(log.path))
+    monkeypatch.delenv("IF_MASTER_SYSLOG", raising=False)
+    yield log
+    log.sock.close()
+
+
+@pytest.fixture
+def table(fake_interfaces: list[Interface]) -> list[Interface]:
+    fake_interfaces += [iface("lo", "127.0.0.1", loopback=True), iface("eth0", "10.0.0.100")]
+    return fake_interfaces
+
+
+PID = os.getpid()
+
+
+def test_ran(syslog: Syslog, table: object) -> None:
+    with pytest.raises(Executed):
+        main(["--syslog", "--vip", "10.0.0.100", "--", "sh", "-c", "echo 'a b' | wc"])
+    assert syslog.lines() == [
+        f"<78>if-master[{PID}]: ran: sh -c 'echo '\"'\"'a b'\"'\"' | wc' "
+        f"(pid {PID}; holds 10.0.0.100 on eth0)"
+    ]
+
+
+def test_skipped_and_checks(
+    syslog: Syslog, table: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--syslog", "--vip", "10.0.0.1", "--", "backup.sh", "--full"]) == 0
+    assert main(["--syslog", "--vip", "10.0.0.1"]) == 1
+    assert main(["--syslog", "--vip", "10.0.0.100"]) == 0
+    assert syslog.lines() == [
+        f"<78>if-master[{PID}]: skipped: backup.sh --full: not master "
+        "(10.0.0.1 is not on any interface)",
+        f"<78>if-master[{PID}]: check: not master (10.0.0.1 is not on any interface)",
+        f"<78>if-master[{PID}]: check: master (holds 10.0.0.100 on eth0)",
+    ]
+    assert capsys.readouterr() == ("", "")
+
+
+def test_env_var_turns_it_on(
+    syslog: Syslog, table: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IF_MASTER_SYSLOG", "1")
+    assert main(["--vip", "10.0.0.1", "--", "true"]) == 0  # the plain form: no pre-parse
+    assert len(syslog.lines()) == 1
+    monkeypatch.setenv("IF_MASTER_SYSLOG", "0")
+    assert main(["--vip", "10.0.0.1", "--", "true"]) == 0
+    assert syslog.lines() == []
+
+
+def test_exec_failure_is_logged(
+    syslog: Syslog, table: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ifmaster import guard, run
+
+    monkeypatch.setattr(guard, "exec_command", run.exec_command)  # the real one: it fails
+    assert main(["--syslog", "--vip", "10.0.0.100", "--", "/nonexistent/job"]) == 127
+    lines = syslog.lines()
+    assert lines[1] == f"<75>if-master[{PID}]: failed: /nonexistent/job: No such file or directory"
+
+
+def test_missing_socket_warns_once_and_the_decision_stands(
+    tmp_path: Path,
+    table: object,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    missing = tmp_path / "no-such-log"
+    monkeypatch.setenv("IF_MASTER_SYSLOG_SOCKET", str(missing))
+    with pytest.raises(Executed):
+        main(["--syslog", "--vip", "10.0.0.100", "--", "true"])
+    assert capsys.readouterr().err == (
+        f"if-master: warning: cannot log to {missing}: No such file or directory\n"
+    )
+    assert main(["--syslog", "--vip", "10.0.0.1", "--", "true"]) == 0

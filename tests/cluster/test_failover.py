@@ -76,3 +76,12 @@ def test_link_cut_failover(make_lab: MakeLab, tmp_path: Path, figure: Figure, si
     assert mdi - ADVERT_INT - SLACK / 2 < took < mdi + SLACK, f"link-cut failover took {took:.2f} s"
     assert new.keepalived_state() == "MASTER"
     assert_ticks(lab, tmp_path, TICKS, [new.name], "--vip", lab.vip)
+
+    # Link back: the higher-priority old master preempts (after its own Master_Down_Interval
+    # as a backup) and the job follows it.
+    lab.restore_link(old)
+    back = lab.wait_holders(
+        lambda h: list(h) == [old.name], "preemption", master_down_interval(0) + SLACK
+    )
+    assert back == {old.name: old.ifname}
+    assert_ticks(lab, tmp_path, 2, [old.name], "--vip", lab.vip, label="back")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.cluster.lab import Lab
+from tests.cluster.lab import Lab, require_keepalived
 from tests.netnslib import NetnsFactory
 
 _LABS = pytest.StashKey[list[Lab]]()
@@ -31,6 +31,7 @@ def make_lab(
     request: pytest.FixtureRequest, netns_factory: NetnsFactory, tmp_path: Path
 ) -> Iterator[MakeLab]:
     """``make_lab(size, ipv6=False, use_vmac=False, vip_host=100)``: a running, elected lab."""
+    require_keepalived()
     labs: list[Lab] = []
     request.node.stash[_LABS] = labs
 

@@ -26,8 +26,17 @@ from pathlib import Path
 from typing import IO
 
 import psutil
+import pytest
 
-from tests.netnslib import IF_MASTER, Netns, NetnsFactory, unique_name, veth
+from tests.netnslib import (
+    IF_MASTER,
+    IN_CI,
+    Netns,
+    NetnsFactory,
+    require_root_netns,
+    unique_name,
+    veth,
+)
 
 KEEPALIVED = "/usr/sbin/keepalived"
 ADVERT_INT = 1.0
@@ -37,6 +46,17 @@ POLL = 0.02  # seconds between samples when timing a failover
 
 _lab_ids = itertools.count(1)
 _STATE_RE = re.compile(r"\(VI_1\) Entering (\w+) STATE")
+
+
+def require_keepalived() -> None:
+    """Like ``require_root_netns``: skip without keepalived, fail in CI (test.sh installs it)."""
+    require_root_netns()
+    if os.access(KEEPALIVED, os.X_OK):
+        return
+    why = f"{KEEPALIVED} not found (apt-get install keepalived)"
+    if IN_CI:
+        pytest.fail(f"{why}: the cluster tests must run in CI, not skip")
+    pytest.skip(why)
 
 
 def skew_time(priority: int) -> float:

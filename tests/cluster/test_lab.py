@@ -8,16 +8,17 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.cluster.lab import Lab
-from tests.netnslib import NetnsFactory, require_root_netns, run
+from tests.cluster.lab import Lab, require_keepalived
+from tests.netnslib import NetnsFactory, run
 
 pytestmark = pytest.mark.cluster
 
 
 def test_close_removes_every_process_and_namespace(tmp_path: Path) -> None:
     """Teardown mid-flight (keepalived still starting) kills parent and child, drops namespaces."""
-    require_root_netns()
+    require_keepalived()
     factory = NetnsFactory()
+    lab: Lab | None = None
     try:
         lab = Lab(factory, tmp_path, 2)
         names = [ns.name for ns in factory.made]
@@ -30,7 +31,8 @@ def test_close_removes_every_process_and_namespace(tmp_path: Path) -> None:
             time.sleep(0.02)
         pids = [pid for n in lab.nodes for pid in n.keepalived_pids()]
     finally:
-        lab.close()
+        if lab is not None:
+            lab.close()
         factory.close()
     alive = [p for p in pids if _alive(p)]
     assert not alive, f"keepalived processes survived teardown: {alive}"

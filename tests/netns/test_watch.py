@@ -261,3 +261,38 @@ def test_events_report_changes_and_overflow(box: Box) -> None:
         "after False",
         "",
     ]
+
+
+def test_recheck_timer_catches_what_no_event_reports(box: Box) -> None:
+    held = box.tmp / "held"
+    held.touch()
+    argv = [sys.executable, DRIVER, f"@{held}", "1", "0.2", "sleep", "300"]
+    proc = box.ns.popen(argv, cwd=box.tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for(lambda: len(sleeps(proc.pid)) == 1)
+    t0 = time.monotonic()
+    held.unlink()
+    _out, err = proc.communicate(timeout=5)
+    assert time.monotonic() - t0 < 0.2 + 0.5
+    assert proc.returncode == -signal.SIGTERM
+    assert err.startswith(f"if-master: lost VIP @{held} after")
+
+
+def sig_ignored(status: str) -> set[int]:
+    """Signals in the SigIgn mask of a /proc/PID/status text."""
+    [line] = [ln for ln in status.splitlines() if ln.startswith("SigIgn:")]
+    mask = int(line.split()[1], 16)
+    return {n for n in range(1, 65) if mask & (1 << (n - 1))}
+
+
+def test_signal_dispositions_are_as_through_exec(box: Box) -> None:
+    # Started under nohup-like SIGHUP ignoring: the command must inherit that. SIGPIPE and
+    # SIGXFSZ, which Python ignores for itself, must be back to their defaults.
+    proc = box.start(
+        ["cat", "/proc/self/status"],
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )
+    out, err = proc.communicate(timeout=5)
+    assert (proc.returncode, err) == (0, "")
+    ignored = sig_ignored(out)
+    assert signal.SIGHUP in ignored
+    assert signal.SIGPIPE not in ignored and signal.SIGXFSZ not in ignored

@@ -17,6 +17,7 @@ from a controlling terminal is stopped by SIGTTIN (like ``timeout`` without ``--
 
 from __future__ import annotations
 
+import errno
 import os
 import select
 import signal
@@ -25,6 +26,7 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
+from ifmaster.exitcodes import ExitCode
 from ifmaster.netlink import AddressEvents, Overflow
 
 #: Signals passed on to the command (to its process group).
@@ -55,9 +57,6 @@ _CORE_SIGNALS = frozenset(
 )
 _PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
 _KILL_SWEEP = 0.1  # after SIGKILL, look again for stragglers (forked before they died) this often
-
-EXIT_NOT_FOUND = 127
-EXIT_CANNOT_INVOKE = 126
 
 
 def set_child_subreaper() -> None:
@@ -129,7 +128,8 @@ class _Supervisor:
         except OSError as exc:
             code = exc.errno or 0
             print(f"if-master: {argv[0]}: {os.strerror(code)}", file=sys.stderr, flush=True)
-            return EXIT_NOT_FOUND if code == 2 else EXIT_CANNOT_INVOKE  # 2: ENOENT
+            # As coreutils env/nohup: 127 only for "not found", 126 for any other failure.
+            return ExitCode.NOT_FOUND if code == errno.ENOENT else ExitCode.CANNOT_INVOKE
         self.started = time.monotonic()
         return None
 
@@ -275,7 +275,7 @@ def supervise(
         raise ValueError("supervise() needs a command")
     status = _Supervisor(check, grace, recheck).run(argv)
     if status is None:
-        return 0
+        return ExitCode.OK
     if os.WIFSIGNALED(status):
         return reraise(os.WTERMSIG(status))
     return os.WEXITSTATUS(status)

@@ -184,10 +184,11 @@ class _Supervisor:
 
     def run(self, argv: list[str]) -> int | None:
         """Supervise until the command ends; return its wait status (None: not started)."""
-        rfd, wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         events = AddressEvents()  # before the first check, so no change goes unseen
-        old_wakeup = signal.set_wakeup_fd(wfd, warn_on_full_buffer=False)
+        rfd, wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        old_wakeup: int | None = None
         try:
+            old_wakeup = signal.set_wakeup_fd(wfd, warn_on_full_buffer=False)
             for sig in (signal.SIGCHLD, *FORWARDED):
                 old = signal.getsignal(sig)
                 if old == signal.SIG_IGN and sig != signal.SIGCHLD:
@@ -203,7 +204,8 @@ class _Supervisor:
                 return failed << 8  # as a wait status: exited with that code
             return self._loop(rfd, events)
         finally:
-            signal.set_wakeup_fd(old_wakeup)
+            if old_wakeup is not None:
+                signal.set_wakeup_fd(old_wakeup)
             for signum, handler in self.old_handlers.items():
                 signal.signal(signum, handler)
             events.close()
@@ -215,7 +217,12 @@ class _Supervisor:
         poller.register(rfd, select.POLLIN)
         poller.register(events.fileno(), select.POLLIN)
         next_check = time.monotonic() + self.recheck
+        watching = True
         while True:
+            if watching and self.kill_at is not None:
+                # Stopping: events no longer matter, and an unread one would make poll spin.
+                poller.unregister(events.fileno())
+                watching = False
             now = time.monotonic()
             if self.kill_at is not None:
                 deadline = self.kill_at
@@ -229,7 +236,7 @@ class _Supervisor:
                     for sig in os.read(rfd, 4096):
                         if sig in self.old_handlers and sig != signal.SIGCHLD:
                             self.forward(sig)
-                elif fd == events.fileno() and self.kill_at is None:
+                elif fd == events.fileno():
                     try:
                         changed = events.drain()
                     except Overflow:

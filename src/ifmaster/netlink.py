@@ -1,0 +1,350 @@
+"""Linux rtnetlink, just enough for if-master: dump addresses, age them, watch for changes.
+
+Only the C modules ``_socket`` and ``struct`` are used: ``socket`` builds its enums at import
+time and pyroute2 takes hundreds of milliseconds to import, for what is a few ``struct`` calls.
+Constants come from linux/netlink.h, linux/rtnetlink.h and linux/if_addr.h (stable kernel ABI).
+"""
+
+from __future__ import annotations
+
+import _socket
+import errno
+import struct
+import time
+
+# Socket: AF_NETLINK (linux/socket.h), SOCK_RAW, and the routing family NETLINK_ROUTE.
+AF_NETLINK = 16
+NETLINK_ROUTE = 0
+_SOCK_RAW = 3
+_SOCK_CLOEXEC = 0o2000000  # O_CLOEXEC: no leak of the socket into the command we run
+_SOCK_NONBLOCK = 0o4000  # O_NONBLOCK, for the event socket drained without waiting
+_MSG_TRUNC = 0x20  # recv returns the datagram's real length, so truncation is detectable
+AF_UNSPEC = 0
+AF_INET = 2
+AF_INET6 = 10
+
+# struct nlmsghdr { u32 nlmsg_len; u16 nlmsg_type; u16 nlmsg_flags; u32 nlmsg_seq; u32 nlmsg_pid; }
+_NLMSGHDR = struct.Struct("=IHHII")
+# struct ifaddrmsg { u8 ifa_family, ifa_prefixlen, ifa_flags, ifa_scope; u32 ifa_index; }
+_IFADDRMSG = struct.Struct("=BBBBI")
+# struct rtattr { u16 rta_len; u16 rta_type; }, payload follows, padded to 4 bytes
+_RTATTR = struct.Struct("=HH")
+# struct ifa_cacheinfo { u32 ifa_prefered, ifa_valid, cstamp, tstamp; }
+_CACHEINFO = struct.Struct("=IIII")
+_U32 = struct.Struct("=I")
+_S32 = struct.Struct("=i")  # the errno in NLMSG_ERROR / NLMSG_DONE payloads is a signed int
+
+# Control message types (linux/netlink.h).
+NLMSG_NOOP = 1
+NLMSG_ERROR = 2  # payload: int error (negative errno, 0 = ACK) + the request's header
+NLMSG_DONE = 3  # ends a multi-part dump; payload: int error (0 unless the dump failed)
+NLMSG_OVERRUN = 4
+
+# nlmsg_flags (linux/netlink.h).
+NLM_F_REQUEST = 0x1
+NLM_F_MULTI = 0x2  # part of a multi-part reply, ended by NLMSG_DONE
+NLM_F_DUMP_INTR = 0x10  # the dump raced with a change: its content may be inconsistent
+NLM_F_ROOT = 0x100
+NLM_F_MATCH = 0x200
+NLM_F_DUMP = NLM_F_ROOT | NLM_F_MATCH
+
+# Message types (linux/rtnetlink.h).
+RTM_NEWLINK = 16
+RTM_DELLINK = 17
+RTM_NEWADDR = 20
+RTM_DELADDR = 21
+RTM_GETADDR = 22
+
+# Multicast groups, as the legacy bit mask given to bind() (linux/rtnetlink.h).
+RTMGRP_LINK = 0x1
+RTMGRP_IPV4_IFADDR = 0x10
+RTMGRP_IPV6_IFADDR = 0x100
+
+# Address attributes (linux/if_addr.h).
+IFA_ADDRESS = 1  # the address; but the peer's on point-to-point ("peer") addresses
+IFA_LOCAL = 2  # the local address: always for IPv4, for IPv6 only when a peer is set
+IFA_LABEL = 3  # IPv4 label, "eth0:vip", NUL-terminated
+IFA_CACHEINFO = 6  # struct ifa_cacheinfo
+IFA_FLAGS = 8  # u32 flags; ifaddrmsg.ifa_flags only holds the low 8 bits
+
+# Address flags (linux/if_addr.h), the ones a VIP check may care about.
+IFA_F_SECONDARY = 0x01
+IFA_F_NODAD = 0x02
+IFA_F_DADFAILED = 0x08
+IFA_F_DEPRECATED = 0x20
+IFA_F_TENTATIVE = 0x40  # IPv6 duplicate address detection still running: not usable yet
+IFA_F_PERMANENT = 0x80
+
+_ADDR_TYPES = (RTM_NEWLINK, RTM_DELLINK, RTM_NEWADDR, RTM_DELADDR)
+_RECV_SIZE = 65536  # the kernel caps dump datagrams at 32 KiB; MSG_TRUNC catches the rest
+_DUMP_TRIES = 5
+_WRAP = 1 << 32
+# A cstamp up to this far "in the future" is clock skew, not a 497-day-old address (see below).
+_FUTURE_SLACK_CS = 6000
+
+
+class NetlinkError(OSError):
+    """The kernel answered with an error, or sent something we cannot parse."""
+
+
+class DumpInterrupted(NetlinkError):
+    """A dump raced with an address change (NLM_F_DUMP_INTR): dump again."""
+
+
+class Overflow(NetlinkError):
+    """Events were lost (ENOBUFS): the stream cannot be trusted, dump the state again."""
+
+
+class AddrInfo:
+    """One interface address, as RTM_NEWADDR describes it."""
+
+    __slots__ = (
+        "ifindex",
+        "family",
+        "prefixlen",
+        "flags",
+        "scope",
+        "address",
+        "label",
+        "cstamp",
+        "tstamp",
+    )
+
+    def __init__(
+        self,
+        ifindex: int,
+        family: int,
+        prefixlen: int,
+        flags: int,
+        scope: int,
+        address: bytes,
+        label: str | None = None,
+        cstamp: int | None = None,
+        tstamp: int | None = None,
+    ) -> None:
+        self.ifindex = ifindex
+        self.family = family  # AF_INET (2) or AF_INET6 (10)
+        self.prefixlen = prefixlen
+        self.flags = flags  # IFA_F_* bits, all 32 of them
+        self.scope = scope  # RT_SCOPE_*: 0 universe, 200 site, 253 link, 254 host
+        self.address = address  # packed: 4 or 16 bytes
+        self.label = label
+        self.cstamp = cstamp  # creation, hundredths of a second since boot (u32, wraps)
+        self.tstamp = tstamp  # last update, same unit
+
+    @property
+    def text(self) -> str:
+        """The address in its usual text form (``10.0.0.100``, ``fd00::1``)."""
+        return _socket.inet_ntop(self.family, self.address)
+
+    def _key(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AddrInfo):
+            return NotImplemented
+        return self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"AddrInfo({fields})"
+
+
+def _messages(data: bytes | bytearray | memoryview) -> list[tuple[int, int, int, int]]:
+    """Split into (type, flags, payload start, payload end); raise on a malformed buffer."""
+    out = []
+    pos = 0
+    size = len(data)
+    while pos < size:
+        if size - pos < _NLMSGHDR.size:
+            raise NetlinkError(errno.EBADMSG, f"truncated netlink header at byte {pos}")
+        length, mtype, flags, _seq, _pid = _NLMSGHDR.unpack_from(data, pos)
+        if length < _NLMSGHDR.size or length > size - pos:
+            raise NetlinkError(errno.EBADMSG, f"bad netlink message length {length} at byte {pos}")
+        out.append((mtype, flags, pos + _NLMSGHDR.size, pos + length))
+        pos += (length + 3) & ~3  # NLMSG_ALIGN
+    return out
+
+
+def _parse_addr(data: bytes | bytearray | memoryview, start: int, end: int) -> AddrInfo:
+    """Decode one RTM_NEWADDR/RTM_DELADDR payload (ifaddrmsg + attributes)."""
+    if end - start < _IFADDRMSG.size:
+        raise NetlinkError(errno.EBADMSG, "truncated ifaddrmsg")
+    family, prefixlen, flags, scope, ifindex = _IFADDRMSG.unpack_from(data, start)
+    address = local = label = cstamp = tstamp = None
+    pos = start + _IFADDRMSG.size
+    while end - pos >= _RTATTR.size:
+        rta_len, rta_type = _RTATTR.unpack_from(data, pos)
+        if rta_len < _RTATTR.size or rta_len > end - pos:
+            raise NetlinkError(errno.EBADMSG, f"bad attribute length {rta_len}")
+        value = bytes(data[pos + _RTATTR.size : pos + rta_len])
+        if rta_type == IFA_ADDRESS:
+            address = value
+        elif rta_type == IFA_LOCAL:
+            local = value
+        elif rta_type == IFA_LABEL:
+            label = value.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+        elif rta_type == IFA_FLAGS and len(value) >= 4:
+            flags |= _U32.unpack_from(value)[0]
+        elif rta_type == IFA_CACHEINFO and len(value) >= _CACHEINFO.size:
+            _prefered, _valid, cstamp, tstamp = _CACHEINFO.unpack_from(value)
+        pos += (rta_len + 3) & ~3  # RTA_ALIGN
+    # With a peer, IFA_ADDRESS is the peer and IFA_LOCAL ours: for IPv4 and (checked on Linux
+    # 6.x, net/ipv6/addrconf.c inet6_fill_ifaddr) for IPv6 alike. Without one IPv6 sends no LOCAL.
+    if local is not None:
+        address = local
+    if address is None:
+        raise NetlinkError(errno.EBADMSG, "address message without IFA_ADDRESS/IFA_LOCAL")
+    return AddrInfo(ifindex, family, prefixlen, flags, scope, address, label, cstamp, tstamp)
+
+
+def _check_error(data: bytes | bytearray | memoryview, start: int, end: int, what: str) -> None:
+    """Raise NetlinkError when an NLMSG_ERROR/NLMSG_DONE payload carries a negative errno."""
+    if end - start < _S32.size:
+        if what == "NLMSG_DONE":  # old kernels may send an empty DONE
+            return
+        raise NetlinkError(errno.EBADMSG, f"truncated {what}")
+    code = -_S32.unpack_from(data, start)[0]
+    if code:
+        raise NetlinkError(code, f"rtnetlink address dump failed ({what}): {_strerror(code)}")
+
+
+def _strerror(code: int) -> str:
+    import os  # only on the error path; os is loaded at start-up anyway
+
+    return os.strerror(code)
+
+
+def parse_messages(data: bytes | bytearray | memoryview) -> tuple[list[AddrInfo], bool]:
+    """Parse one datagram of a RTM_GETADDR dump: (addresses, whether NLMSG_DONE was seen).
+
+    Raises NetlinkError on NLMSG_ERROR with a non-zero error or on malformed input, and
+    DumpInterrupted when the kernel flags the dump as inconsistent.
+    """
+    addrs: list[AddrInfo] = []
+    for mtype, flags, start, end in _messages(data):
+        if flags & NLM_F_DUMP_INTR:
+            raise DumpInterrupted(errno.EAGAIN, "address dump interrupted by a change")
+        if mtype == RTM_NEWADDR:
+            addrs.append(_parse_addr(data, start, end))
+        elif mtype == NLMSG_DONE:
+            _check_error(data, start, end, "NLMSG_DONE")
+            return addrs, True
+        elif mtype == NLMSG_ERROR:
+            _check_error(data, start, end, "NLMSG_ERROR")
+        elif mtype == NLMSG_OVERRUN:
+            raise NetlinkError(errno.ENOBUFS, "netlink overrun")
+    return addrs, False
+
+
+def _open(groups: int = 0, flags: int = 0) -> _socket.socket:
+    sock = _socket.socket(AF_NETLINK, _SOCK_RAW | _SOCK_CLOEXEC | flags, NETLINK_ROUTE)
+    try:
+        sock.bind((0, groups))  # port id 0: the kernel picks a unique one
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _recv(sock: _socket.socket, buf: bytearray) -> memoryview:
+    n = sock.recv_into(buf, len(buf), _MSG_TRUNC)
+    if n > len(buf):
+        raise NetlinkError(errno.EMSGSIZE, f"netlink datagram of {n} bytes truncated")
+    return memoryview(buf)[:n]
+
+
+def _dump_once() -> list[AddrInfo]:
+    request = _NLMSGHDR.pack(
+        _NLMSGHDR.size + _IFADDRMSG.size, RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, 1, 0
+    ) + _IFADDRMSG.pack(AF_UNSPEC, 0, 0, 0, 0)
+    buf = bytearray(_RECV_SIZE)
+    sock = _open()
+    try:
+        sock.sendto(request, (0, 0))  # to the kernel: port 0, no group
+        addrs: list[AddrInfo] = []
+        while True:
+            part, done = parse_messages(_recv(sock, buf))
+            addrs.extend(part)
+            if done:
+                return addrs
+    finally:
+        sock.close()
+
+
+def dump_addresses() -> list[AddrInfo]:
+    """Every IPv4 and IPv6 address of every interface in this network namespace."""
+    for _ in range(_DUMP_TRIES - 1):
+        try:
+            return _dump_once()
+        except DumpInterrupted:
+            continue  # addresses changed mid-dump: a fresh dump is consistent again
+    return _dump_once()
+
+
+def now_centiseconds() -> int:
+    """CLOCK_MONOTONIC in hundredths of a second: the clock ifa_cacheinfo.cstamp follows."""
+    return int(time.clock_gettime(time.CLOCK_MONOTONIC) * 100)
+
+
+def age_seconds(cstamp: int, now_cs: int) -> float:
+    """Seconds since ``cstamp`` (centiseconds since boot, u32) at ``now_cs``.
+
+    Modulo 2**32 because cstamp wraps after ~497 days. The kernel's jiffies-based stamp and
+    CLOCK_MONOTONIC can disagree slightly; a stamp just "ahead" of now would otherwise read as
+    497 days old, so up to a minute ahead counts as age 0 (errs towards "just added").
+    """
+    delta = (now_cs - cstamp) % _WRAP
+    if delta > _WRAP - _FUTURE_SLACK_CS:
+        return 0.0
+    return delta / 100
+
+
+class AddressEvents:
+    """Notifications of link and address changes (no privileges needed to listen).
+
+    Use ``fileno()`` in poll/select, then ``drain()`` when readable. Close it, or use it as a
+    context manager.
+    """
+
+    def __init__(self) -> None:
+        self._sock = _open(RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR, _SOCK_NONBLOCK)
+        self._buf = bytearray(_RECV_SIZE)
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def drain(self) -> bool:
+        """Read every pending message without blocking; True when a link/address event came.
+
+        Raises Overflow (after emptying the queue) when the kernel dropped events: the caller
+        must then re-read the whole state instead of trusting the stream.
+        """
+        changed = overflow = False
+        while True:
+            try:
+                data = _recv(self._sock, self._buf)
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                if exc.errno != errno.ENOBUFS:
+                    raise
+                overflow = True  # reported once; later datagrams are fine but incomplete
+                continue
+            for mtype, _flags, _start, _end in _messages(data):
+                if mtype in _ADDR_TYPES:
+                    changed = True
+        if overflow:
+            raise Overflow(errno.ENOBUFS, "netlink events lost (receive buffer overflow)")
+        return changed
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self) -> AddressEvents:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -29,7 +29,7 @@ def netns_factory() -> Iterator[netnslib.NetnsFactory]:
 def fake_interfaces(monkeypatch: pytest.MonkeyPatch) -> list[Interface]:
     """The OS seam faked: tests fill the returned list with ``tests.fakes.iface(...)``."""
     table: list[Interface] = []
-    monkeypatch.setattr(interfaces, "snapshot", lambda: table)
+    monkeypatch.setattr(interfaces, "snapshot", lambda ages=False: table)
     return table
 
 

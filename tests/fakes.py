@@ -7,9 +7,9 @@ from _socket import AF_INET, AF_INET6, inet_pton
 from ifmaster.interfaces import Address, Interface
 
 
-def addr(text: str, flags: int | None = 0) -> Address:
+def addr(text: str, flags: int | None = 0, age: float | None = None) -> Address:
     family = AF_INET6 if ":" in text else AF_INET
-    return Address(family, inet_pton(family, text), flags)
+    return Address(family, inet_pton(family, text), flags, age)
 
 
 def iface(

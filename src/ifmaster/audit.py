@@ -58,6 +58,10 @@ class Audit:
             what = f"skipped: {cmd}" if command else "check"
             self.send(INFO, f"{what}: not master ({why})")
 
+    def ended(self, command: list[str], how: str, lost: bool) -> None:
+        """--watch: the second line, when the supervised command has ended."""
+        self.send(WARNING if lost else INFO, f"ended: {_quote(command)}: {how}")
+
     def failed(self, message: str) -> None:
         self.send(ERR, f"failed: {message}")
 

@@ -106,6 +106,27 @@ class VipType(click.ParamType):  # type: ignore[type-arg]  # generic only since 
     f"(split brain), run nothing and exit {ExitCode.SPLIT_BRAIN}. Needs CAP_NET_RAW; "
     "adds ~0.3 s. IPv4 VIPs only.",
 )
+@click.option(
+    "--min-hold",
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="Count a VIP only once this host has held it for SECONDS (the address's age, "
+    "from the kernel): around a failover a skipped run is preferred to a double run. "
+    "Linux only; if the age cannot be read, exit 125.",
+)
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Run the command as a supervised child instead of exec: when the VIP goes away, "
+    "SIGTERM its process group (and any descendant), then SIGKILL after --grace. Signals "
+    "are forwarded and the exit status is the command's. Linux only.",
+)
+@click.option(
+    "--grace",
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="With --watch: seconds between SIGTERM and SIGKILL after the VIP is lost [default: 5].",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Explain the decision on stderr.")
 @click.option(
     "--syslog",
@@ -135,6 +156,9 @@ def command(
     not_master_exit: int | None,
     require_keepalived: bool,
     arp_probe: bool,
+    min_hold: float | None,
+    watch: bool,
+    grace: float | None,
     verbose: bool,
     syslog: bool,
     explain: bool,
@@ -155,8 +179,17 @@ def command(
     ipv6 = [str(v) for v in vips if len(v.packed) == 16]
     if arp_probe and ipv6:
         raise click.UsageError(f"--arp-probe checks IPv4 VIPs only, not {ipv6[0]}")
+    if grace is not None and not watch:
+        raise click.UsageError("--grace only applies with --watch")
+    if watch and not command:
+        raise click.UsageError("--watch needs a command to supervise")
     request = Request(
-        list(vips), frozenset(interfaces), include_loopback, require_keepalived, arp_probe
+        list(vips),
+        frozenset(interfaces),
+        include_loopback,
+        require_keepalived,
+        arp_probe,
+        min_hold,
     )
     if explain or as_json:
         if command:
@@ -171,7 +204,8 @@ def command(
         from .audit import Audit
 
         audit = Audit()
-    return guard(request, list(command), not_master_exit, verbose, audit)
+    watch_grace = (5.0 if grace is None else grace) if watch else None
+    return guard(request, list(command), not_master_exit, verbose, audit, watch_grace)
 
 
 def run_click(args: list[str]) -> int:

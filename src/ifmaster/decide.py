@@ -14,7 +14,14 @@ from .vip import Vip
 class Request:
     """What the user asked: which VIPs, where to look, whether loopback counts."""
 
-    __slots__ = ("arp_probe", "include_loopback", "interfaces", "require_keepalived", "vips")
+    __slots__ = (
+        "arp_probe",
+        "include_loopback",
+        "interfaces",
+        "min_hold",
+        "require_keepalived",
+        "vips",
+    )
 
     def __init__(
         self,
@@ -23,6 +30,7 @@ class Request:
         include_loopback: bool = False,
         require_keepalived: bool = False,
         arp_probe: bool = False,
+        min_hold: float | None = None,
     ) -> None:
         self.vips = vips
         self.interfaces = interfaces  # empty: every interface
@@ -30,6 +38,8 @@ class Request:
         # Opt-in checks that need more than the interface table: see confirm.py.
         self.require_keepalived = require_keepalived
         self.arp_probe = arp_probe
+        # Seconds a VIP must have been held (address age) before it counts.
+        self.min_hold = min_hold
 
 
 class Verdict:
@@ -74,6 +84,9 @@ def decide(request: Request, table: list[Interface]) -> Verdict:
                 reasons.append(f"{vip} on {iface.name} does not count: {why}")
             else:
                 held.append((vip, iface.name))
+                if request.min_hold is not None:
+                    age = _age(iface, vip)
+                    reasons.append(f"{vip} on {iface.name} held for {age:.1f} s")
     reasons += [f"{vip} is not on any interface" for vip in request.vips if vip not in seen]
     return Verdict(held, reasons)
 
@@ -82,7 +95,21 @@ def why_not_counted(request: Request, iface: Interface, vip: Vip) -> str | None:
     """Why this interface's copy of the VIP does not count, or None if it does."""
     if vip.scope and vip.scope not in (iface.name, iface.base):
         return f"the VIP is scoped to {vip.scope}"
-    return interface_excluded(request, iface) or address_excluded(iface, vip.packed)
+    why = interface_excluded(request, iface) or address_excluded(iface, vip.packed)
+    if why or request.min_hold is None:
+        return why
+    age = _age(iface, vip)
+    if age is None:
+        return "address age unknown (--min-hold)"
+    if age < request.min_hold:
+        return f"held for {age:.1f} s, less than --min-hold {request.min_hold:g} s"
+    return None
+
+
+def _age(iface: Interface, vip: Vip) -> float | None:
+    """How long the VIP has been on this interface (the oldest copy), if known."""
+    ages = [a.age for a in iface.addresses if a.packed == vip.packed and a.age is not None]
+    return max(ages, default=None)
 
 
 def interface_excluded(request: Request, iface: Interface) -> str | None:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def evaluate(request: Request) -> tuple[list[Interface], Verdict]:
     """Snapshot the interfaces and decide; raises IfMasterError when that is impossible."""
     try:
-        table = interfaces.snapshot()
+        table = interfaces.snapshot(ages=request.min_hold is not None)
     except interfaces.InterfaceError as e:
         raise IfMasterError(status.FAILURE, str(e)) from e
     verdict = decide(request, table)
@@ -42,11 +42,13 @@ def guard(
     not_master_exit: int | None = None,
     verbose: bool = False,
     audit: Audit | None = None,
+    watch_grace: float | None = None,
 ) -> int:
     """Exec ``command`` if this host is the master; else return the status to exit with.
 
     Without a command this is a check: OK on the master, NOT_MASTER elsewhere. Raises
-    IfMasterError (and so runs nothing) when the interfaces cannot be read.
+    IfMasterError (and so runs nothing) when the interfaces cannot be read. With
+    ``watch_grace`` the command runs supervised instead of exec'd (see watch.py).
     """
     try:
         _table, verdict = evaluate(request)
@@ -62,6 +64,8 @@ def guard(
     if verdict.conflict:
         # Loud whatever --verbose says: two holders means one job may already run twice.
         sys.stderr.write(f"if-master: split brain, not running: {verdict.conflict}\n")
+    elif verdict.master and command and watch_grace is not None:
+        return _supervise(request, command, watch_grace, audit)
     elif verdict.master and command:
         try:
             exec_command(command)
@@ -74,3 +78,23 @@ def guard(
     elif command:
         return status.OK  # not the master: a guarded job is quietly skipped
     return check_status(verdict)
+
+
+def _supervise(request: Request, command: list[str], grace: float, audit: Audit | None) -> int:
+    """--watch: run the command as a child while the VIP stays; stop it when it goes."""
+    from functools import partial
+
+    from .watch import supervise
+
+    # While running, the VIP counts as held by the same rules, except the start-only ones:
+    # its age only grows, and probing the network on every address event would be noise.
+    again = Request(
+        request.vips, request.interfaces, request.include_loopback, request.require_keepalived
+    )
+
+    def still_held() -> str | None:
+        _table, verdict = evaluate(again)
+        return str(verdict.held[0][0]) if verdict.master else None
+
+    on_end = None if audit is None else partial(audit.ended, command)
+    return supervise(command, still_held, grace=grace, on_end=on_end)

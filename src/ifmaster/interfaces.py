@@ -34,12 +34,15 @@ class InterfaceError(OSError):
 class Address:
     """One address on an interface. ``flags`` are IFA_F_* bits; None: the kernel did not list it."""
 
-    __slots__ = ("family", "flags", "packed")
+    __slots__ = ("age", "family", "flags", "packed")
 
-    def __init__(self, family: int, packed: bytes, flags: int | None = 0) -> None:
+    def __init__(
+        self, family: int, packed: bytes, flags: int | None = 0, age: float | None = None
+    ) -> None:
         self.family = family
         self.packed = packed
         self.flags = flags
+        self.age = age  # seconds since the kernel added it; only read for --min-hold
 
     def __repr__(self) -> str:
         return f"Address({inet_ntop(self.family, self.packed)!r}, flags={self.flags!r})"
@@ -70,8 +73,37 @@ class Interface:
         return f"Interface({self.name!r}, up={self.up}, loopback={self.loopback}, {self.addresses})"
 
 
-def snapshot() -> list[Interface]:
-    """Every local interface with its state and addresses. Raises InterfaceError."""
+def snapshot(ages: bool = False) -> list[Interface]:
+    """Every local interface with its state and addresses. Raises InterfaceError.
+
+    With ``ages``, each address also gets its age from the kernel (Linux netlink), for
+    ``--min-hold``; if that cannot be read, InterfaceError: no age, no decision.
+    """
+    table = _snapshot()
+    if ages:
+        _attach_ages(table)
+    return table
+
+
+def _attach_ages(table: list[Interface]) -> None:
+    if not sys.platform.startswith("linux"):
+        raise InterfaceError("--min-hold needs Linux: address ages come from netlink")
+    from .netlink import age_seconds, dump_addresses, now_centiseconds
+
+    try:
+        now = now_centiseconds()
+        stamps = {(a.ifindex, a.address): a.cstamp for a in dump_addresses()}
+        for iface in table:
+            with open(f"/sys/class/net/{iface.base}/ifindex", "rb") as f:
+                index = int(f.read())
+            for a in iface.addresses:
+                stamp = stamps.get((index, a.packed))
+                a.age = None if stamp is None else age_seconds(stamp, now)
+    except (OSError, ValueError) as e:  # NetlinkError is an OSError
+        raise InterfaceError(f"--min-hold: cannot read address ages: {e}") from e
+
+
+def _snapshot() -> list[Interface]:
     try:
         import netifaces
 

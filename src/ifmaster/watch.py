@@ -262,8 +262,12 @@ def supervise(
     check: Callable[[], str | None],
     grace: float = 5.0,
     recheck: float = 5.0,
+    on_end: Callable[[str, bool], None] | None = None,
 ) -> int:
     """Run ``argv`` as a child until it ends; stop it if ``check()`` says the VIP is gone.
+
+    ``on_end``, if given, is told how the command ended, in words, and whether the VIP
+    loss ended it (for the audit log), before this returns or re-raises.
 
     ``check()`` re-evaluates the whole decision and returns the text of a VIP still held, or
     None. It is called once before starting (None: the command is not started, return 0, as
@@ -280,9 +284,22 @@ def supervise(
     """
     if not argv:
         raise ValueError("supervise() needs a command")
-    status = _Supervisor(check, grace, recheck).run(argv)
+    supervisor = _Supervisor(check, grace, recheck)
+    status = supervisor.run(argv)
     if status is None:
         return ExitCode.OK
+    if on_end is not None:
+        lost = supervisor.kill_at is not None
+        on_end(describe_end(status, lost), lost)
     if os.WIFSIGNALED(status):
         return reraise(os.WTERMSIG(status))
     return os.WEXITSTATUS(status)
+
+
+def describe_end(status: int, lost: bool) -> str:
+    """How the command ended, from its wait status: for the audit log."""
+    if os.WIFSIGNALED(status):
+        how = f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
+    else:
+        how = f"exited with status {os.WEXITSTATUS(status)}"
+    return how + (" after the VIP was lost" if lost else "")

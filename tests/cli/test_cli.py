@@ -129,7 +129,7 @@ def test_bad_input_is_125_one_line_and_runs_nothing(
 def test_unreadable_interfaces_fail_closed(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def broken() -> list[Interface]:
+    def broken(ages: bool = False) -> list[Interface]:
         raise interfaces.InterfaceError("cannot read the local interfaces: boom")
 
     monkeypatch.setattr(interfaces, "snapshot", broken)
@@ -219,3 +219,22 @@ def test_opt_in_checks_run_only_on_the_master(
     monkeypatch.setattr(keepalived, "keepalived_pids", boom)
     monkeypatch.setattr(probe, "probe", boom)
     assert main(["--require-keepalived", "--arp-probe", "--vip", "10.0.0.100"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--grace", "3", "--vip", "10.0.0.100", "--", "true"],
+            "--grace only applies with --watch",
+        ),
+        (["--watch", "--vip", "10.0.0.100"], "--watch needs a command"),
+        (["--min-hold", "-1", "--vip", "10.0.0.100"], "-1"),
+        (["--min-hold", "soon", "--vip", "10.0.0.100"], "'soon' is not a valid float"),
+    ],
+)
+def test_lease_option_errors(
+    master: object, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main(args) == 125
+    assert message in capsys.readouterr().err

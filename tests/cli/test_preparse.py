@@ -28,7 +28,7 @@ TABLE = [
 ]
 
 
-def via_click(argv: list[str]) -> tuple[Request, list[str], int | None, bool, object] | None:
+def via_click(argv: list[str]) -> tuple[object, ...] | None:
     """What click hands to guard() for this argv, or None if click refuses it."""
     seen = []
 
@@ -62,12 +62,13 @@ def test_preparse_agrees_with_click(argv: list[str], env: str | None, syslog: st
     with mock.patch.dict(os.environ, environ, clear=True):
         slow = via_click(argv)
     assert slow is not None, f"click refused {argv!r} that the pre-parse accepted"
-    request, command, not_master_exit, verbose, audit = slow
-    assert (not_master_exit, verbose, audit) == (None, False, None)
+    request, command, not_master_exit, verbose, audit, watch = slow
+    assert isinstance(request, Request)
+    assert (not_master_exit, verbose, audit, watch) == (None, False, None, None)
     assert command == fast[1]
     assert request.vips == fast[0].vips
     assert (request.interfaces, request.include_loopback) == (frozenset(), False)
-    assert (request.require_keepalived, request.arp_probe) == (False, False)
+    assert (request.require_keepalived, request.arp_probe, request.min_hold) == (False, False, None)
     # Same request, same table: the same decision, hence the same exec.
     assert decide(request, TABLE).held == decide(fast[0], TABLE).held
 

@@ -151,3 +151,29 @@ def test_master_iff_same_address_on_a_counted_interface(
         for a in i.addresses
     )
     assert decide(req(*vips, include_loopback=include_loopback), table).master == expected
+
+
+def test_min_hold_counts_only_an_old_enough_address() -> None:
+    young = [iface("eth0", addr("10.0.0.100", age=1.5))]
+    request = Request([parse_vip("10.0.0.100")], min_hold=3)
+    v = decide(request, young)
+    assert not v.master
+    assert v.reasons == [
+        "10.0.0.100 on eth0 does not count: held for 1.5 s, less than --min-hold 3 s"
+    ]
+    old = [iface("eth0", addr("10.0.0.100", age=3.0))]
+    v = decide(request, old)
+    assert v.master
+    assert v.reasons == ["10.0.0.100 on eth0 held for 3.0 s"]
+
+
+def test_min_hold_with_unknown_age_fails_closed() -> None:
+    v = decide(Request([parse_vip("10.0.0.100")], min_hold=0), [iface("eth0", "10.0.0.100")])
+    assert not v.master
+    assert "age unknown" in v.reasons[0]
+
+
+def test_min_hold_does_not_override_other_rules() -> None:
+    table = [iface("lo", addr("10.0.0.100", age=99.0), loopback=True)]
+    v = decide(Request([parse_vip("10.0.0.100")], min_hold=1), table)
+    assert not v.master and "loopback" in v.reasons[0]

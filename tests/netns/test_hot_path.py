@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -50,7 +51,11 @@ def test_no_heavy_module_on_the_hot_path(
 ) -> None:
     names = imported(node, args, env)
     top_level = {n.split(".")[0] for n in names}
-    assert not top_level & HEAVY, sorted(top_level & HEAVY)
+    wrapper = Path(IF_MASTER).read_text()
+    hint = " (the console script itself imports re: pip < 25 wrote it; upgrade pip and reinstall)"
+    assert not top_level & HEAVY, sorted(top_level & HEAVY) + [
+        hint if "import re" in wrapper else ""
+    ]
 
 
 def test_the_guard_would_notice_a_heavy_import(node: Node) -> None:

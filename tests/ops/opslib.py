@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,3 +29,32 @@ def require_tool(name: str, package: str) -> str:
     if IN_CI:
         pytest.fail(f"{why}: this test must run in CI, not skip")
     pytest.skip(why)
+
+
+#: The ansible-playbook of the test extras, next to the interpreter running the tests.
+ANSIBLE_PLAYBOOK = str(Path(sys.executable).with_name("ansible-playbook"))
+PLAYBOOK = EXAMPLES / "ansible" / "playbook.yml"
+
+
+def ansible_playbook(
+    tmp_path: Path, *args: str, extra_vars: dict[str, object] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the example playbook against this host only (connection local), files in tmp_path.
+
+    The inventory is the example's shape (group ``cluster``, ``if_master_vip``) with one
+    host, localhost. Ansible's own state (``~/.ansible``) goes to tmp_path too.
+    """
+    inventory = tmp_path / "inventory.ini"
+    host = f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}"
+    inventory.write_text(f"[cluster]\n{host}\n")
+    env = {
+        **os.environ,
+        "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
+        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_RETRY_FILES_ENABLED": "0",
+    }
+    argv = [ANSIBLE_PLAYBOOK, "-i", str(inventory), str(PLAYBOOK), *args]
+    if extra_vars:
+        argv += ["-e", json.dumps(extra_vars)]
+    return subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)

@@ -14,6 +14,10 @@ system jobs never run twice). The crontab is never written to the host's spool o
 bind mounts vanish with their processes, even when the test fails. A per-node directory is
 also bind-mounted on one shared ``out`` path, so the identical job line writes its
 evidence to the node's own directory.
+
+In the same minute each daemon also runs ``/etc/cron.d/if-master`` as the Ansible example
+writes it (``--tags cron``, applied for real into tmp_path), with its quoted
+``IF_MASTER_VIP="..."`` line and its user field, so that file is proven under cron too.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from tests.netnslib import IF_MASTER, Netns, NetnsFactory, veth
-from tests.ops.opslib import EXAMPLES, INSTALLED, require_tool
+from tests.ops.opslib import EXAMPLES, INSTALLED, ansible_playbook, require_tool
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
 
@@ -71,12 +75,13 @@ def crontab_from_example(vip: str, job: str) -> str:
 class CronNode:
     """A namespace running ``cron -f`` on its own spool, /run and evidence directory."""
 
-    def __init__(self, ns: Netns, base: Path, out: Path, crontab: str) -> None:
+    def __init__(self, ns: Netns, base: Path, out: Path, crontab: str, cron_d: str) -> None:
         self.ns = ns
         self.dir = base
         for sub in ("crontabs", "run", "out", "cron.d"):
             (base / sub).mkdir(parents=True)
         (base / "crontab").write_text("")
+        (base / "cron.d" / "if-master").write_text(cron_d)  # 0644, root's: as cron wants
         tab = base / "crontabs" / "root"
         tab.write_text(crontab)
         tab.chmod(0o600)  # cron ignores a crontab with any other mode
@@ -111,6 +116,23 @@ class CronNode:
         self.stderr.close()
 
 
+def ansible_cron_file(tmp_path: Path, command: str) -> str:
+    """The cron file the Ansible example writes for one every-minute job running ``command``."""
+    tmp_path.mkdir()
+    extra = {
+        "if_master_vip": VIP,
+        "if_master_venv": str(Path(IF_MASTER).parent.parent),
+        "if_master_cron_file": str(tmp_path / "if-master"),
+        "if_master_jobs": [{"name": "evidence", "command": command}],
+        "ansible_become": False,
+    }
+    r = ansible_playbook(tmp_path, "--tags", "cron", extra_vars=extra)
+    assert r.returncode == 0, r.stdout + r.stderr
+    text = (tmp_path / "if-master").read_text()
+    assert text.startswith(f'IF_MASTER_VIP="{VIP}"\n'), text
+    return text
+
+
 def host_cron_state() -> dict[str, list[str]]:
     return {
         d: sorted(os.listdir(d)) if os.path.isdir(d) else []
@@ -129,18 +151,22 @@ def cron_nodes(netns_factory: NetnsFactory, tmp_path: Path) -> Iterator[dict[str
     b.ip("addr", "add", "10.61.0.2/24", "dev", "eth0")
     out = tmp_path / "out"  # the job's one path; each node mounts its own directory here
     out.mkdir()
-    # Runs after if-master, on every node: proves the daemon ran the line and records
-    # if-master's status there (0 on both: the job on the master, silence elsewhere).
-    job = (
-        f'* * * * * {IF_MASTER} -- sh -c \'echo "ran PATH=$PATH VIP=$IF_MASTER_VIP"'
-        f' >> {out}/job.log\'; echo "if-master exit $?" >> {out}/done.log'
-    )
-    crontab = crontab_from_example(VIP, job)
+
+    def evidence(prefix: str) -> str:
+        """What if-master runs on the master, then what runs after it on every node: proof
+        that the daemon ran the line, with if-master's status (0 on both nodes)."""
+        return (
+            f"sh -c 'echo \"ran PATH=$PATH VIP=$IF_MASTER_VIP\" >> {out}/{prefix}job.log'; "
+            f'echo "if-master exit $?" >> {out}/{prefix}done.log'
+        )
+
+    crontab = crontab_from_example(VIP, f"* * * * * {IF_MASTER} -- {evidence('')}")
+    cron_d = ansible_cron_file(tmp_path / "ansible", evidence("ansible-"))
     before = host_cron_state()
     nodes: dict[str, CronNode] = {}
     try:
         for name, ns in (("a", a), ("b", b)):
-            nodes[name] = CronNode(ns, tmp_path / name, out, crontab)
+            nodes[name] = CronNode(ns, tmp_path / name, out, crontab, cron_d)
         yield nodes
     finally:
         for node in nodes.values():
@@ -152,11 +178,13 @@ def cron_nodes(netns_factory: NetnsFactory, tmp_path: Path) -> Iterator[dict[str
 def test_cron_runs_the_job_on_the_vip_holder_only(cron_nodes: dict[str, CronNode]) -> None:
     a, b = cron_nodes["a"], cron_nodes["b"]
     deadline = time.monotonic() + 75  # the next minute starts within 60 s
-    while not (a.file("done.log") and b.file("done.log")):
+    logs = ("done.log", "ansible-done.log")
+    while not all(node.file(log) for node in (a, b) for log in logs):
         for node in (a, b):
             node.check_alive()
         assert time.monotonic() < deadline, (
-            f"cron ran nothing within 75 s: a={a.file('done.log')!r} b={b.file('done.log')!r}"
+            f"cron did not run both files on both nodes within 75 s: "
+            f"{[(n.ns.name, log, n.file(log)) for n in (a, b) for log in logs]}"
         )
         time.sleep(0.2)
     assert a.file("done.log").splitlines()[0] == "if-master exit 0"
@@ -166,3 +194,8 @@ def test_cron_runs_the_job_on_the_vip_holder_only(cron_nodes: dict[str, CronNode
     # path in the example is needed) and the VIP from the crontab's line, not the daemon's.
     assert a.file("job.log").splitlines()[0] == f"ran PATH={CRON_PATH} VIP={VIP}"
     assert str(Path(IF_MASTER).parent) not in CRON_PATH.split(":")
+    # The same, from the file the Ansible example writes.
+    for node in (a, b):
+        assert node.file("ansible-done.log").splitlines()[:1] == ["if-master exit 0"]
+    assert not b.file("ansible-job.log"), "the Ansible-deployed job ran without the VIP"
+    assert a.file("ansible-job.log").splitlines()[0] == f"ran PATH={CRON_PATH} VIP={VIP}"

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.netnslib import IF_MASTER, NetnsFactory, veth
-from tests.ops.opslib import EXAMPLES, INSTALLED, require_tool
+from tests.ops.opslib import EXAMPLES, INSTALLED, ROOT, require_tool
 
 UNITS = sorted((EXAMPLES / "systemd").iterdir())
 STAND_INS = ("backup.sh", "long-job.sh")
@@ -97,6 +97,7 @@ def test_units_say_what_the_readme_says() -> None:
     assert directives(long_job, "KillMode") == ["mixed"]
     for unit in (backup, long_job):
         assert directives(unit, "Documentation") == ["man:if-master(1)"]
+    assert (ROOT / "man" / "if-master.1").is_file()
 
 
 @pytest.mark.netns

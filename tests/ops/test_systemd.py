@@ -121,3 +121,14 @@ def test_exec_condition_statuses_and_journal_lines(netns_factory: NetnsFactory) 
     assert r.returncode == 125
     assert r.stderr.startswith("if-master: Invalid value for '--vip'")
     assert len(r.stderr.splitlines()) == 1
+    # The commented alternative maps 125 to 255, which fails the unit.
+    (alt,) = [
+        line.split("=", 1)[1]
+        for line in (EXAMPLES / "systemd" / "if-master-backup.service").read_text().splitlines()
+        if line.startswith("#   ExecCondition=")
+    ]
+    alt_argv = shlex.split(alt.replace(INSTALLED, IF_MASTER))
+    assert master.run(alt_argv, timeout=30).returncode == 0
+    assert backup.run(alt_argv, timeout=30).returncode == 1
+    bad = [a.replace("10.0.0.100", "10.0.0.1OO") for a in alt_argv]
+    assert master.run(bad, timeout=30).returncode == 255

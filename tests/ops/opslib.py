@@ -47,14 +47,20 @@ def ansible_playbook(
     inventory = tmp_path / "inventory.ini"
     host = f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}"
     inventory.write_text(f"[cluster]\n{host}\n")
+    argv = [ANSIBLE_PLAYBOOK, "-i", str(inventory), str(PLAYBOOK), *args]
+    if extra_vars:
+        argv += ["-e", json.dumps(extra_vars)]
+    return run_ansible(tmp_path, argv)
+
+
+def run_ansible(tmp_path: Path, argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """An Ansible command run in tmp_path, its state and temp files (``~/.ansible``) too."""
     env = {
         **os.environ,
         "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
         "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
+        "ANSIBLE_REMOTE_TEMP": str(tmp_path / "ansible-remote-tmp"),
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
     }
-    argv = [ANSIBLE_PLAYBOOK, "-i", str(inventory), str(PLAYBOOK), *args]
-    if extra_vars:
-        argv += ["-e", json.dumps(extra_vars)]
     return subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)

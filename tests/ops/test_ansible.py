@@ -14,15 +14,22 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tests.ops.opslib import ANSIBLE_PLAYBOOK, EXAMPLES, PLAYBOOK, ROOT, ansible_playbook
+from tests.ops.opslib import (
+    ANSIBLE_PLAYBOOK,
+    EXAMPLES,
+    PLAYBOOK,
+    ROOT,
+    ansible_playbook,
+    run_ansible,
+)
 
 VIP = "10.62.0.100"
 
 
-def test_syntax_check_with_the_example_inventory() -> None:
+def test_syntax_check_with_the_example_inventory(tmp_path: Path) -> None:
     inventory = EXAMPLES / "ansible" / "inventory.example.ini"
     argv = [ANSIBLE_PLAYBOOK, "--syntax-check", "-i", str(inventory), str(PLAYBOOK)]
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    r = run_ansible(tmp_path, argv)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "[WARNING]" not in r.stdout + r.stderr, r.stdout + r.stderr
 

@@ -2,7 +2,7 @@
 
 It accepts only ``--vip ADDR`` / ``--vip=ADDR`` (repeated), ``IF_MASTER_VIP`` when no
 ``--vip`` is given, and the command after ``--`` or after the first non-option word, and
-only while ``IF_MASTER_SYSLOG`` is unset. For
+only while ``IF_MASTER_SYSLOG`` and click's ``_IF_MASTER_COMPLETE`` are unset. For
 anything else, including any input that is wrong, it returns None and click, the one
 definition of the interface, parses the argv and reports the error.
 """
@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 
 def preparse(argv: list[str], environ: Mapping[str, str]) -> tuple[Request, list[str]] | None:
     """(request, command) for a plain guarded run or check, or None to hand over to click."""
-    if "IF_MASTER_SYSLOG" in environ:
-        return None  # audit logging is click's to set up
+    if "IF_MASTER_SYSLOG" in environ or "_IF_MASTER_COMPLETE" in environ:
+        return None  # audit logging and shell completion are click's to handle
     vips: list[Vip] = []
     i = 0
     try:

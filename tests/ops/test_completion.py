@@ -58,12 +58,6 @@ def test_bash_completes_options_after_the_readme_eval_line() -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: with IF_MASTER_VIP exported, main.py's pre-parse takes the empty argv "
-    "for a check and exits 0/1 without completing; fix: skip preparse() when "
-    "_IF_MASTER_COMPLETE is in the environment",
-)
 def test_completion_with_if_master_vip_exported() -> None:
     env = complete_env(
         IF_MASTER_VIP="10.0.0.100",

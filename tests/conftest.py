@@ -11,8 +11,8 @@ from ifmaster.interfaces import Interface
 from tests import netnslib
 
 
-class Executed(Exception):
-    """Raised instead of exec: the test sees what would have run."""
+class Executed(BaseException):
+    """Raised instead of exec (like exec, nothing catches it): the test sees what would run."""
 
     def __init__(self, argv: list[str]) -> None:
         super().__init__(argv)

@@ -10,9 +10,10 @@ from __future__ import annotations
 from . import status
 from .decide import Request, Verdict
 from .errors import IfMasterError
+from .interfaces import Interface
 
 
-def confirm(request: Request, verdict: Verdict) -> Verdict:
+def confirm(request: Request, verdict: Verdict, table: list[Interface]) -> Verdict:
     """The verdict after the opt-in checks; raises IfMasterError when a check cannot run."""
     if request.require_keepalived:
         from .keepalived import KeepalivedCheckError, keepalived_pids
@@ -31,7 +32,9 @@ def confirm(request: Request, verdict: Verdict) -> Verdict:
         try:
             mine = own_macs()
             for vip, ifname in verdict.held:
-                others = probe(probe_interface(ifname), vip.packed, mine)
+                # A label (eth0:vip) has no link of its own: probe from its interface.
+                base = next(i.base for i in table if i.name == ifname)
+                others = probe(probe_interface(base), vip.packed, mine)
                 if others:
                     macs = ", ".join(m.hex(":") for m in others)
                     return Verdict(

@@ -25,7 +25,7 @@ def evaluate(request: Request) -> tuple[list[Interface], Verdict]:
     if verdict.master and (request.require_keepalived or request.arp_probe):
         from .confirm import confirm
 
-        verdict = confirm(request, verdict)
+        verdict = confirm(request, verdict, table)
     return table, verdict
 
 

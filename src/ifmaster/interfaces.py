@@ -8,6 +8,7 @@ there, since it costs more than the interpreter's own start-up).
 
 from __future__ import annotations
 
+import os
 import sys
 from _socket import AF_INET, AF_INET6, inet_ntop, inet_pton
 
@@ -60,10 +61,11 @@ class Interface:
         up: bool = True,
         loopback: bool = False,
         state: str = "up",
+        base: str | None = None,
     ) -> None:
         self.name = name
         # A label such as eth0:1 is an alias of eth0: it has no state of its own.
-        self.base = name.partition(":")[0]
+        self.base = base or name.partition(":")[0]
         self.addresses = addresses
         self.up = up
         self.loopback = loopback
@@ -94,8 +96,11 @@ def _attach_ages(table: list[Interface]) -> None:
         now = now_centiseconds()
         stamps = {(a.ifindex, a.address): a.cstamp for a in dump_addresses()}
         for iface in table:
-            with open(f"/sys/class/net/{iface.base}/ifindex", "rb") as f:
-                index = int(f.read())
+            try:
+                with open(f"/sys/class/net/{iface.base}/ifindex", "rb") as f:
+                    index = int(f.read())
+            except FileNotFoundError:  # gone since the snapshot: its ages stay unknown
+                continue
             for a in iface.addresses:
                 stamp = stamps.get((index, a.packed))
                 a.age = None if stamp is None else age_seconds(stamp, now)
@@ -108,11 +113,16 @@ def _snapshot() -> list[Interface]:
         import netifaces
 
         if sys.platform.startswith("linux"):
-            with open("/proc/net/if_inet6", "rb") as f:
-                v6flags = parse_if_inet6(f.read().decode())
+            try:
+                with open("/proc/net/if_inet6", "rb") as f:
+                    v6flags = parse_if_inet6(f.read().decode())
+            except FileNotFoundError:  # booted with ipv6.disable=1: no IPv6 addresses at all
+                v6flags = {}
+            real = set(os.listdir("/sys/class/net"))
             state_of: StateReader = _state_sysfs
         else:
             v6flags = None
+            real = set()
             state_of = _state_psutil()
         table = []
         for name in netifaces.interfaces():
@@ -120,12 +130,24 @@ def _snapshot() -> list[Interface]:
                 raw = netifaces.ifaddresses(name)
             except ValueError:  # vanished since interfaces(): it holds nothing now
                 continue
-            up, loopback, state = state_of(name.partition(":")[0])
+            base = base_name(name, real)
+            up, loopback, state = state_of(base)
             addresses = _addresses(raw, netifaces.AF_INET, netifaces.AF_INET6, name, v6flags)
-            table.append(Interface(name, addresses, up, loopback, state))
+            table.append(Interface(name, addresses, up, loopback, state, base))
         return table
     except (OSError, ImportError) as e:
         raise InterfaceError(f"cannot read the local interfaces: {e}") from e
+
+
+def base_name(name: str, real: set[str]) -> str:
+    """The interface a (possibly labelled) name belongs to.
+
+    An IPv4 label only has to begin with its interface's name: eth0:1 usually, but eth0vip
+    is accepted too, so the longest real interface name it begins with wins.
+    """
+    if name in real or not real:
+        return name.partition(":")[0]
+    return max((r for r in real if name.startswith(r)), key=len, default=name.partition(":")[0])
 
 
 def _addresses(

@@ -285,17 +285,38 @@ def dump_addresses() -> list[AddrInfo]:
 
 
 def now_centiseconds() -> int:
-    """CLOCK_MONOTONIC in hundredths of a second: the clock ifa_cacheinfo.cstamp follows."""
-    return int(time.clock_gettime(time.CLOCK_MONOTONIC) * 100)
+    """The host's CLOCK_MONOTONIC in hundredths of a second: the clock cstamp follows.
+
+    cstamp is the kernel's own uptime; inside a time namespace CLOCK_MONOTONIC is shifted by
+    the namespace's offset, which would make every address look older (or younger) by it.
+    """
+    return int((time.clock_gettime(time.CLOCK_MONOTONIC) - _timens_offset()) * 100)
 
 
-def age_seconds(cstamp: int, now_cs: int) -> float:
-    """Seconds since ``cstamp`` (centiseconds since boot, u32) at ``now_cs``.
+def _timens_offset() -> float:
+    """This process's time-namespace offset of CLOCK_MONOTONIC, in seconds (0 outside one)."""
+    try:
+        with open("/proc/self/timens_offsets", "rb") as f:
+            lines = f.read().decode().splitlines()
+    except FileNotFoundError:  # kernels before 5.6 have no time namespaces
+        return 0.0
+    for line in lines:
+        fields = line.split()
+        if fields and fields[0] in ("monotonic", "1"):  # CLOCK_MONOTONIC is clock id 1
+            return int(fields[1]) + int(fields[2]) / 1e9
+    return 0.0
+
+
+def age_seconds(cstamp: int, now_cs: int) -> float | None:
+    """Seconds since ``cstamp`` (centiseconds since boot, u32) at ``now_cs``; None if unknowable.
 
     Modulo 2**32 because cstamp wraps after ~497 days. The kernel's jiffies-based stamp and
     CLOCK_MONOTONIC can disagree slightly; a stamp just "ahead" of now would otherwise read as
-    497 days old, so up to a minute ahead counts as age 0 (errs towards "just added").
+    497 days old, so up to a minute ahead counts as age 0 (errs towards "just added"). Before
+    the first wrap a stamp further ahead cannot be right: None, so the VIP does not count.
     """
+    if now_cs < _WRAP and cstamp > now_cs + _FUTURE_SLACK_CS:
+        return None
     delta = (now_cs - cstamp) % _WRAP
     if delta > _WRAP - _FUTURE_SLACK_CS:
         return 0.0

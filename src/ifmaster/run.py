@@ -38,13 +38,15 @@ def prepare_exec_environment() -> None:
     # would then print "Broken pipe" errors instead of ending quietly.
     set_handler(SIGPIPE, SIG_DFL)
     set_handler(SIGXFSZ, SIG_DFL)
-    _undo_locale_coercion()
-    # Buffered output of ours must not be lost, nor appear after the command's.
-    sys.stdout.flush()
-    sys.stderr.flush()
+    undo_locale_coercion()
+    # Buffered output of ours must not be lost, nor appear after the command's. (None: the
+    # caller closed that descriptor, which the command inherits closed as well.)
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
 
 
-def _undo_locale_coercion() -> None:
+def undo_locale_coercion() -> None:
     """Drop the LC_CTYPE that Python adds under the C locale (PEP 538), if it added it."""
     if "LC_CTYPE" not in os.environ or not sys.platform.startswith("linux"):
         return

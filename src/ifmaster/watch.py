@@ -17,7 +17,6 @@ from a controlling terminal is stopped by SIGTTIN (like ``timeout`` without ``--
 
 from __future__ import annotations
 
-import errno
 import os
 import select
 import signal
@@ -28,6 +27,7 @@ from types import FrameType
 
 from ifmaster.exitcodes import ExitCode
 from ifmaster.netlink import AddressEvents, Overflow
+from ifmaster.run import command_error, undo_locale_coercion
 
 #: Signals passed on to the command (to its process group).
 FORWARDED = (
@@ -121,15 +121,37 @@ class _Supervisor:
         # caller made us ignore (nohup) stay ignored, as they would through exec.
         default = {signal.SIGPIPE, signal.SIGXFSZ}
         default.update(s for s in FORWARDED if s in self.old_handlers)
+        undo_locale_coercion()  # the command's environment is the caller's, as through exec
+        # fork + exec, not posix_spawn: glibc's posix_spawn leaves its internal signals 32
+        # and 33 ignored in the child, which exec through a shell does not.
+        rfd, wfd = os.pipe2(os.O_CLOEXEC)  # carries the exec errno back, closes on success
+        pid = os.fork()
+        if pid == 0:  # the child: only async-safe steps until exec, and never return
+            try:
+                os.close(rfd)
+                signal.set_wakeup_fd(-1)
+                os.setpgid(0, 0)
+                for sig in default:
+                    signal.signal(sig, signal.SIG_DFL)
+                os.execvp(argv[0], argv)
+            except OSError as exc:
+                os.write(wfd, str(exc.errno or 0).encode())
+            finally:
+                os._exit(127)
+        os.close(wfd)
         try:
-            self.pid = os.posix_spawnp(
-                argv[0], argv, os.environ, setpgroup=0, setsigdef=sorted(default)
-            )
-        except OSError as exc:
-            code = exc.errno or 0
-            print(f"if-master: {argv[0]}: {os.strerror(code)}", file=sys.stderr, flush=True)
-            # As coreutils env/nohup: 127 only for "not found", 126 for any other failure.
-            return ExitCode.NOT_FOUND if code == errno.ENOENT else ExitCode.CANNOT_INVOKE
+            os.setpgid(pid, pid)  # also here: no race with an early killpg()
+        except OSError:
+            pass  # it already exec'd (setpgid then fails with EACCES) or exited
+        with os.fdopen(rfd, "rb") as pipe:
+            failed = pipe.read()
+        if failed:
+            os.waitpid(pid, 0)
+            code = int(failed)
+            error = command_error(argv[0], OSError(code, os.strerror(code)))
+            print(f"if-master: {error.message}", file=sys.stderr, flush=True)
+            return error.code
+        self.pid = pid
         self.started = time.monotonic()
         return None
 

@@ -209,3 +209,27 @@ def test_syslog_line_names_the_command_and_its_pid(node: Node, tmp_path: Path) -
         assert log.recv(4096).decode() == (
             f"<78>if-master[{pid}]: ran: sh -c 'echo $$' (pid {pid}; holds 10.50.0.10 on eth0)"
         )
+
+
+def test_label_without_colon_belongs_to_its_interface(node: Node) -> None:
+    node.add("10.50.0.1/32", "eth0", "label", "eth0vip")
+    assert holds(node, "--vip", "10.50.0.1")
+    assert holds(node, "--vip", "10.50.0.1", "-i", "eth0")
+    assert holds(node, "--vip", "10.50.0.10", "--min-hold", "0")  # no 125 for the label
+
+
+def test_closed_stdout_or_stderr_still_runs_the_command(node: Node) -> None:
+    for redirect in (">&-", "2>&-"):
+        script = f"exec {IF_MASTER} --vip 10.50.0.10 -- sh -c 'echo ran >&3' 3>&1 {redirect}"
+        r = node.ns.run(["sh", "-c", script])
+        assert (r.returncode, r.stdout) == (0, "ran\n"), (redirect, r.stderr)
+
+
+def test_min_hold_inside_a_time_namespace(node: Node) -> None:
+    """CLOCK_MONOTONIC shifted by a day must not make a fresh VIP look a day old."""
+    node.add("10.50.0.1/32")
+    for shift in ("86400", "-5"):
+        argv = ["unshare", "--time", "--monotonic", shift, IF_MASTER, "-v", "--min-hold", "30"]
+        r = node.ns.run([*argv, "--vip", "10.50.0.1"])
+        assert r.returncode == 1, (shift, r.stderr)
+        assert "less than --min-hold 30 s" in r.stderr

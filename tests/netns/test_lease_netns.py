@@ -82,3 +82,12 @@ def test_watch_is_transparent_while_the_vip_stays(node: Node) -> None:
     assert (r.returncode, r.stdout, r.stderr) == (7, "through\n", "")
     r = node.ns.run([IF_MASTER, "--watch", "--vip", "10.50.0.1", "--", "touch", "/nonexistent"])
     assert (r.returncode, r.stderr) == (0, "")  # not master: skipped as without --watch
+
+
+def test_watch_keeps_the_callers_environment(node: Node) -> None:
+    env = {"PATH": "/usr/bin:/bin"}  # cron-like: Python would add LC_CTYPE=C.UTF-8
+    probe = ["sh", "-c", "env | sort; grep SigIgn /proc/self/status"]
+    direct = node.ns.run(probe, env=env)
+    r = node.ns.run([IF_MASTER, "--watch", "--vip", "10.50.0.10", "--", *probe], env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == direct.stdout

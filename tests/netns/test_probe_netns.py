@@ -224,3 +224,17 @@ def test_cli_without_cap_net_raw_is_125(lan: tuple[Node, Node], tmp_path: Path) 
     assert r.stderr.startswith("if-master: --arp-probe needs CAP_NET_RAW (run as root)")
     assert r.stderr.count("\n") == 1
     assert not (tmp_path / "a").exists()
+
+
+def test_cli_probes_from_the_interface_of_a_label(lan: tuple[Node, Node], tmp_path: Path) -> None:
+    """keepalived's `label eth0:vip`: the probe goes out of eth0, not a missing eth0:vip."""
+    a, b = lan
+    for node in (a, b):
+        node.ns.ip("addr", "add", f"{VIP}/24", "dev", node.dev, "label", f"{node.dev}:v")
+    r = guarded(a, tmp_path / "a")
+    assert r.returncode == 3, r.stderr
+    assert f"is also answered by {b.mac()}" in r.stderr
+    b.ns.ip("addr", "del", f"{VIP}/24", "dev", b.dev)
+    r = guarded(a, tmp_path / "a")
+    assert (r.returncode, r.stderr) == (0, "")
+    assert (tmp_path / "a").exists()

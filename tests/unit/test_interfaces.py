@@ -61,3 +61,30 @@ def test_unreadable_interfaces_are_an_error(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(netifaces, "interfaces", broken)
     with pytest.raises(interfaces.InterfaceError, match="cannot read the local interfaces"):
         interfaces.snapshot()
+
+
+def test_base_name_of_labels() -> None:
+    real = {"lo", "eth0", "eth0.5", "vrrp.51"}
+    assert interfaces.base_name("eth0", real) == "eth0"
+    assert interfaces.base_name("eth0:1", real) == "eth0"
+    assert interfaces.base_name("eth0vip", real) == "eth0"  # labels need only the prefix
+    assert interfaces.base_name("eth0.5x", real) == "eth0.5"  # the longest prefix wins
+    assert interfaces.base_name("vrrp.51:v", real) == "vrrp.51"
+    assert interfaces.base_name("eth0:1", set()) == "eth0"  # psutil path: no /sys list
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /sys and /proc")
+def test_host_without_ipv6_still_reads_ipv4(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Booted with ipv6.disable=1 there is no /proc/net/if_inet6: IPv4 must still work."""
+    import builtins
+
+    real_open = builtins.open
+
+    def no_ipv6(path: object, *args: object, **kw: object) -> object:
+        if path == "/proc/net/if_inet6":
+            raise FileNotFoundError(2, "No such file or directory", path)
+        return real_open(path, *args, **kw)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(builtins, "open", no_ipv6)
+    lo = {i.name: i for i in interfaces.snapshot()}["lo"]
+    assert any(a.family == 2 for a in lo.addresses)

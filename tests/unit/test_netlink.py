@@ -225,8 +225,8 @@ def test_age_simple() -> None:
 
 
 def test_age_across_the_u32_wrap() -> None:
-    assert age_seconds(2**32 - 50, 70) == 1.2
-    # CLOCK_MONOTONIC itself does not wrap: now may be far above 2**32 centiseconds.
+    # CLOCK_MONOTONIC itself does not wrap: now is above 2**32 centiseconds once cstamp wraps.
+    assert age_seconds(2**32 - 50, 2**32 + 70) == 1.2
     assert age_seconds(2**32 - 50, 2**32 * 3 + 70) == 1.2
 
 
@@ -254,3 +254,9 @@ def test_now_centiseconds_follows_the_monotonic_clock() -> None:
     now = nl.now_centiseconds()
     after = int(time.clock_gettime(time.CLOCK_MONOTONIC) * 100)
     assert before <= now <= after
+
+
+def test_stamp_far_ahead_before_any_wrap_is_unknown_not_ancient() -> None:
+    """Before 497 days of uptime a stamp in the future is a clock mismatch, not a wrap."""
+    assert age_seconds(100_000, 50_000) is None
+    assert age_seconds(2**32 - 10, 2**32 + 5) == 0.15  # after the wrap: modulo still applies

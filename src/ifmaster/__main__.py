@@ -1,8 +1,6 @@
 """``python -m ifmaster``."""
 
-import sys
-
-from .main import main
+from .main import entry
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -149,7 +149,21 @@ class VipType(click.ParamType):  # type: ignore[type-arg]  # generic only since 
 )
 @click.version_option(__version__, "--version", prog_name="if-master")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
-def command(
+def command(**params: Any) -> int:
+    """Run COMMAND only on the node that holds the floating IP.
+
+    On the master the command replaces if-master (same PID, status, signals, stdio);
+    elsewhere if-master exits 0 without output, so one crontab serves every node.
+    Without a command it is a check: exit 0 on the master, 1 elsewhere.
+    """
+    try:
+        return _command(**params)
+    except BrokenPipeError as e:
+        # click would turn this into exit 1, which here means "not master".
+        raise IfMasterError(ExitCode.FAILURE, f"output lost: {e.strerror}") from None
+
+
+def _command(
     vips: tuple[Vip, ...],
     interfaces: tuple[str, ...],
     include_loopback: bool,
@@ -165,12 +179,7 @@ def command(
     as_json: bool,
     command: tuple[str, ...],
 ) -> int:
-    """Run COMMAND only on the node that holds the floating IP.
-
-    On the master the command replaces if-master (same PID, status, signals, stdio);
-    elsewhere if-master exits 0 without output, so one crontab serves every node.
-    Without a command it is a check: exit 0 on the master, 1 elsewhere.
-    """
+    """The command's work, with click's parameters (see ``command``)."""
     if not vips:
         try:
             vips = tuple(vips_from_env(os.environ))

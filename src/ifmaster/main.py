@@ -7,6 +7,10 @@ import sys
 
 from .errors import IfMasterError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn
+
 
 def main(argv: list[str] | None = None) -> int:
     """Run if-master on ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
@@ -28,6 +32,23 @@ def main(argv: list[str] | None = None) -> int:
         from . import status
 
         return report(IfMasterError(status.FAILURE, f"internal error: {type(e).__name__}: {e}"))
+
+
+def entry() -> NoReturn:
+    """The console script: ``main()``, then exit without the interpreter's teardown.
+
+    Once the decision is made and our output flushed nothing is left to clean up, and the
+    teardown costs ~2 ms, a seventh of the interpreter's own start-up, on every tick of
+    every node that is not the master.
+    """
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            try:
+                stream.flush()
+            except OSError:  # e.g. stdout a closed pipe: the output was lost, say so
+                code = code or 125
+    os._exit(code)
 
 
 def report(e: IfMasterError) -> int:

@@ -233,3 +233,17 @@ def test_min_hold_inside_a_time_namespace(node: Node) -> None:
         r = node.ns.run([*argv, "--vip", "10.50.0.1"])
         assert r.returncode == 1, (shift, r.stderr)
         assert "less than --min-hold 30 s" in r.stderr
+
+
+def test_output_lost_to_a_closed_pipe_is_125(node: Node) -> None:
+    """The exit skips Python's teardown, so flushing is ours: a failed flush must show."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody reads: writing fails with EPIPE (Python ignores SIGPIPE)
+    try:
+        argv = node.ns.exec_argv([IF_MASTER, "--explain", "--vip", "10.50.0.10"])
+        proc = subprocess.run(argv, stdout=write_end, stderr=subprocess.PIPE, text=True)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 125, proc.stderr
+    r = node.ns.run([IF_MASTER, "--explain", "--vip", "10.50.0.10"])
+    assert r.returncode == 0 and "verdict: master" in r.stdout

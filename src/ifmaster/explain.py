@@ -88,6 +88,7 @@ def render_text(request: Request, table: list[Interface], verdict: Verdict) -> s
                 mark = f"  <- VIP, does not count: {a['why_not']}"
             flags = f" [{', '.join(a['flags'])}]" if a["flags"] else ""
             lines.append(f"    {a['address']}{flags}{mark}")
-    lines += [f"- {line}" for line in verdict.lines()[:-1]]
-    lines.append(f"verdict: {verdict.lines()[-1]}")
+    *findings, answer = verdict.lines()
+    lines += [f"- {line}" for line in findings]
+    lines.append(f"verdict: {answer}")
     return "\n".join(lines)

@@ -67,12 +67,11 @@ IFA_LABEL = 3  # IPv4 label, "eth0:vip", NUL-terminated
 IFA_CACHEINFO = 6  # struct ifa_cacheinfo
 IFA_FLAGS = 8  # u32 flags; ifaddrmsg.ifa_flags only holds the low 8 bits
 
-# Address flags (linux/if_addr.h), the ones a VIP check may care about.
+# Address flags (linux/if_addr.h); TENTATIVE and DADFAILED, which decide() uses, live in
+# interfaces.py, the module the hot path loads.
 IFA_F_SECONDARY = 0x01
 IFA_F_NODAD = 0x02
-IFA_F_DADFAILED = 0x08
 IFA_F_DEPRECATED = 0x20
-IFA_F_TENTATIVE = 0x40  # IPv6 duplicate address detection still running: not usable yet
 IFA_F_PERMANENT = 0x80
 
 _ADDR_TYPES = (RTM_NEWLINK, RTM_DELLINK, RTM_NEWADDR, RTM_DELADDR)

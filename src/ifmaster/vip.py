@@ -26,13 +26,12 @@ class VipError(ValueError):
 class Vip:
     """One floating address: family, packed bytes and an optional IPv6 scope (interface)."""
 
-    __slots__ = ("family", "packed", "scope", "text")
+    __slots__ = ("family", "packed", "scope")
 
-    def __init__(self, family: int, packed: bytes, scope: str | None, text: str) -> None:
+    def __init__(self, family: int, packed: bytes, scope: str | None) -> None:
         self.family = family
         self.packed = packed
         self.scope = scope
-        self.text = text  # as the user wrote it, for messages
 
     def __str__(self) -> str:
         canonical = inet_ntop(self.family, self.packed)
@@ -70,7 +69,7 @@ def parse_vip(text: str) -> Vip:
         raise VipError(f"{text!r} is the unspecified address, which no host can hold")
     if packed[0] == 0xFF if family == AF_INET6 else 224 <= packed[0] <= 239:
         raise VipError(f"{text!r} is a multicast address, not a floating IP")
-    return Vip(family, packed, scope or None, text)
+    return Vip(family, packed, scope or None)
 
 
 def vips_from_env(environ: Mapping[str, str]) -> list[Vip]:

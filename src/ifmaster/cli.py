@@ -218,7 +218,10 @@ def _command(
 
 
 def run_click(args: list[str]) -> int:
-    """Parse ``args`` with click and run; every failure becomes one line and an exit code."""
+    """Parse ``args`` with click and run; click's failures become one line and 125.
+
+    IfMasterError passes through to main(), which reports it for both front ends.
+    """
     try:
         rv = command.main(args, prog_name="if-master", standalone_mode=False)
     except click.ClickException as e:
@@ -227,6 +230,4 @@ def run_click(args: list[str]) -> int:
         return report(IfMasterError(ExitCode.FAILURE, f"{message} (see if-master --help)"))
     except click.Abort:
         return report(IfMasterError(ExitCode.FAILURE, "aborted"))
-    except IfMasterError as e:
-        return report(e)
     return int(rv)

@@ -51,11 +51,22 @@ def guard(
     ``watch_grace`` the command runs supervised instead of exec'd (see watch.py).
     """
     try:
-        _table, verdict = evaluate(request)
-    except IfMasterError as e:
+        return _act(request, command, not_master_exit, verbose, audit, watch_grace)
+    except IfMasterError as e:  # unreadable interfaces, a failed check, a failed exec
         if audit:
             audit.failed(e.message)
         raise
+
+
+def _act(
+    request: Request,
+    command: list[str],
+    not_master_exit: int | None,
+    verbose: bool,
+    audit: Audit | None,
+    watch_grace: float | None,
+) -> int:
+    _table, verdict = evaluate(request)
     if audit:
         audit.decision(verdict, command)
     if verbose:
@@ -67,12 +78,7 @@ def guard(
     elif verdict.master and command and watch_grace is not None:
         return _supervise(request, command, watch_grace, audit)
     elif verdict.master and command:
-        try:
-            exec_command(command)
-        except IfMasterError as e:
-            if audit:
-                audit.failed(e.message)
-            raise
+        exec_command(command)
     elif not verdict.master and not_master_exit is not None:
         return not_master_exit
     elif command:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
+from . import status
 from .errors import IfMasterError
 
 TYPE_CHECKING = False
@@ -29,8 +30,6 @@ def main(argv: list[str] | None = None) -> int:
     except IfMasterError as e:
         return report(e)
     except Exception as e:  # fail closed: 125 and one line, never a traceback and status 1
-        from . import status
-
         return report(IfMasterError(status.FAILURE, f"internal error: {type(e).__name__}: {e}"))
 
 
@@ -47,7 +46,7 @@ def entry() -> NoReturn:
             try:
                 stream.flush()
             except OSError:  # e.g. stdout a closed pipe: the output was lost, say so
-                code = code or 125
+                code = code or status.FAILURE
     os._exit(code)
 
 

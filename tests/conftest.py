@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from ifmaster import guard, interfaces
-from ifmaster.interfaces import Interface
+from ifmaster import interfaces, run
+from ifmaster.model import Interface
 from tests import netnslib
 
 
@@ -29,7 +29,11 @@ def netns_factory() -> Iterator[netnslib.NetnsFactory]:
 def fake_interfaces(monkeypatch: pytest.MonkeyPatch) -> list[Interface]:
     """The OS seam faked: tests fill the returned list with ``tests.fakes.iface(...)``."""
     table: list[Interface] = []
-    monkeypatch.setattr(interfaces, "snapshot", lambda ages=False: table)
+
+    def snapshot(**kw: object) -> list[Interface]:
+        return table
+
+    monkeypatch.setattr(interfaces, "snapshot", snapshot)
     return table
 
 
@@ -40,4 +44,4 @@ def no_exec(monkeypatch: pytest.MonkeyPatch) -> None:
     def fake_exec(argv: list[str]) -> None:
         raise Executed(argv)
 
-    monkeypatch.setattr(guard, "exec_command", fake_exec)
+    monkeypatch.setattr(run, "exec_command", fake_exec)

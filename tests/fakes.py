@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 from _socket import AF_INET, AF_INET6, inet_pton
 
-from ifmaster.interfaces import Address, Interface
+from ifmaster.model import Address, Interface
+
+_index = itertools.count(2)
 
 
-def addr(text: str, flags: int | None = 0, age: float | None = None) -> Address:
+def addr(
+    text: str, flags: int | None = 0, age: float | None = None, label: str | None = None
+) -> Address:
     family = AF_INET6 if ":" in text else AF_INET
-    return Address(family, inet_pton(family, text), flags, age)
+    return Address(family=family, packed=inet_pton(family, text), flags=flags, age=age, label=label)
 
 
 def iface(
@@ -18,6 +23,14 @@ def iface(
     up: bool = True,
     loopback: bool = False,
     state: str | None = None,
+    index: int | None = None,
 ) -> Interface:
     addrs = [a if isinstance(a, Address) else addr(a) for a in addresses]
-    return Interface(name, addrs, up, loopback, state or ("up" if up else "down"))
+    return Interface(
+        name=name,
+        index=next(_index) if index is None else index,
+        addresses=addrs,
+        up=up,
+        loopback=loopback,
+        state=state or ("up" if up else "down"),
+    )

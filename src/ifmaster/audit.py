@@ -9,9 +9,9 @@ decision stands.
 from __future__ import annotations
 
 import os
-import sys
 
-from .decide import Verdict
+from .errors import say
+from .model import Verdict
 
 ENV_SOCKET = "IF_MASTER_SYSLOG_SOCKET"
 DEFAULT_SOCKET = "/dev/log"
@@ -37,7 +37,7 @@ class Audit:
         except OSError as e:
             if not self.warned:
                 self.warned = True
-                sys.stderr.write(f"if-master: warning: cannot log to {self.path}: {e.strerror}\n")
+                say(f"warning: cannot log to {self.path}: {e.strerror}")
         finally:
             sock.close()
 
@@ -48,13 +48,13 @@ class Audit:
             what = f"refused: {cmd}" if command else "check: split brain"
             self.send(WARNING, f"{what}: split brain: {verdict.conflict}")
         elif verdict.master:
-            where = ", ".join(f"{v} on {name}" for v, name in verdict.held)
+            where = ", ".join(f"{f.vip} on {f.where}" for f in verdict.held)
             if command:
                 self.send(INFO, f"ran: {cmd} (pid {os.getpid()}; holds {where})")
             else:
                 self.send(INFO, f"check: master (holds {where})")
         else:
-            why = "; ".join(verdict.reasons)
+            why = "; ".join(verdict.lines()[:-1])
             what = f"skipped: {cmd}" if command else "check"
             self.send(INFO, f"{what}: not master ({why})")
 

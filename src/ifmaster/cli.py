@@ -1,23 +1,30 @@
 """The command line, defined once with click: options, help, errors and their exit codes.
 
-Only click lives here; the work is done by guard.guard(). Plain guarded runs never load
-this module (see fast.py); everything else, every error included, comes through here.
+Only click lives here: it turns argv into a Request and an Action for act.act(). Plain
+guarded runs never load this module (see preparse.py); everything else, every error
+included, comes through here.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
 import click
 
 from . import __version__
-from .decide import Request
-from .errors import IfMasterError
+from .act import act
+from .errors import IfMasterError, report
 from .exitcodes import ExitCode
-from .guard import check_status, evaluate, guard
-from .main import report
+from .model import Action, Request
 from .vip import ENV_VIP, Vip, VipError, parse_vip, vips_from_env
+
+#: Upper bounds of the time options, in seconds: a day to hold, an hour to stop.
+MAX_MIN_HOLD = 86400.0
+MAX_GRACE = 3600.0
+#: Linux's IFNAMSIZ less the terminating NUL: no interface or label name is longer.
+MAX_IFNAME = 15
 
 EPILOG = f"""\b
 Examples:
@@ -58,6 +65,55 @@ class VipType(click.ParamType):  # type: ignore[type-arg]  # generic only since 
             self.fail(str(e), param, ctx)
 
 
+class Seconds(click.ParamType):  # type: ignore[type-arg]
+    """A finite number of seconds from 0 to ``maximum``; nan, inf and the rest fail by name."""
+
+    name = "seconds"
+
+    def __init__(self, maximum: float) -> None:
+        self.maximum = maximum
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float):
+            return value
+        try:
+            number = float(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not math.isfinite(number) or not 0 <= number <= self.maximum:
+            self.fail(
+                f"{value!r} is not a number of seconds from 0 to {self.maximum:g}", param, ctx
+            )
+        return number
+
+
+class InterfaceName(click.ParamType):  # type: ignore[type-arg]
+    """A name the kernel could give an interface or an IPv4 label, else a failure by name."""
+
+    name = "interface"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value)
+        size = len(text.encode("utf-8", "surrogateescape"))
+        # The kernel's rules (dev_valid_name): 1..15 bytes, not . or .., no / or whitespace.
+        # ':' stays allowed: IPv4 labels such as eth0:1 are named with it.
+        if (
+            not 0 < size <= MAX_IFNAME
+            or text in (".", "..")
+            or "/" in text
+            or (any(c.isspace() for c in text))
+        ):
+            self.fail(
+                f"{text!r} cannot name an interface (1 to {MAX_IFNAME} bytes, not . or .., "
+                "no / or white space)",
+                param,
+                ctx,
+            )
+        return text
+
+
 @click.command(
     context_settings={"help_option_names": ["-h", "--help"], "allow_interspersed_args": False},
     epilog=EPILOG,
@@ -77,9 +133,12 @@ class VipType(click.ParamType):  # type: ignore[type-arg]  # generic only since 
     "--interface",
     "interfaces",
     multiple=True,
+    type=InterfaceName(),
     metavar="NAME",
-    help="Only look on this interface (exact name; eth0 also covers its labels eth0:N). "
-    "Repeatable. keepalived's use_vmac puts the VIP on vrrp.VRID.",
+    help="Only look on this interface: where the VIP lands, which with keepalived's "
+    "`dev` or use_vmac (vrrp.VRID) is not always its `interface`. Exact names; a device "
+    "covers its IPv4 labels, and a label can be named itself. Repeatable. A name that no "
+    "interface here has is warned about on stderr.",
 )
 @click.option(
     "--include-loopback",
@@ -108,11 +167,11 @@ class VipType(click.ParamType):  # type: ignore[type-arg]  # generic only since 
 )
 @click.option(
     "--min-hold",
-    type=click.FloatRange(min=0),
+    type=Seconds(MAX_MIN_HOLD),
     metavar="SECONDS",
     help="Count a VIP only once this host has held it for SECONDS (the address's age, "
     "from the kernel): around a failover a skipped run is preferred to a double run. "
-    "Linux only; if the age cannot be read, exit 125.",
+    "0 to 86400. Linux only; if the age cannot be read, exit 125.",
 )
 @click.option(
     "--watch",
@@ -123,11 +182,14 @@ class VipType(click.ParamType):  # type: ignore[type-arg]  # generic only since 
 )
 @click.option(
     "--grace",
-    type=click.FloatRange(min=0),
+    type=Seconds(MAX_GRACE),
     metavar="SECONDS",
-    help="With --watch: seconds between SIGTERM and SIGKILL after the VIP is lost [default: 5].",
+    help="With --watch: seconds between SIGTERM and SIGKILL after the VIP is lost, 0 to "
+    "3600 [default: 5].",
 )
-@click.option("-v", "--verbose", is_flag=True, help="Explain the decision on stderr.")
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Explain the decision on stderr (with --explain too)."
+)
 @click.option(
     "--syslog",
     is_flag=True,
@@ -139,7 +201,8 @@ class VipType(click.ParamType):  # type: ignore[type-arg]  # generic only since 
     "--explain",
     is_flag=True,
     help="Print every interface considered, what excluded what, and the verdict; run "
-    "nothing. Exit status as in check mode.",
+    "nothing. It is a check: exit status as in check mode (--not-master-exit applies), "
+    "logged as a check with --syslog; output that cannot be written is exit 125.",
 )
 @click.option(
     "--json",
@@ -192,29 +255,26 @@ def _command(
         raise click.UsageError("--grace only applies with --watch")
     if watch and not command:
         raise click.UsageError("--watch needs a command to supervise")
+    if (explain or as_json) and command:
+        raise click.UsageError("--explain only explains: it runs no command")
     request = Request(
-        list(vips),
-        frozenset(interfaces),
-        include_loopback,
-        require_keepalived,
-        arp_probe,
-        min_hold,
+        vips=list(vips),
+        interfaces=frozenset(interfaces),
+        include_loopback=include_loopback,
+        require_keepalived=require_keepalived,
+        arp_probe=arp_probe,
+        min_hold=min_hold,
     )
-    if explain or as_json:
-        if command:
-            raise click.UsageError("--explain only explains: it runs no command")
-        from .explain import render_json, render_text
-
-        table, verdict = evaluate(request)
-        click.echo((render_json if as_json else render_text)(request, table, verdict))
-        return check_status(verdict)
-    audit = None
-    if syslog:
-        from .audit import Audit
-
-        audit = Audit()
-    watch_grace = (5.0 if grace is None else grace) if watch else None
-    return guard(request, list(command), not_master_exit, verbose, audit, watch_grace)
+    action = Action(
+        command=list(command),
+        not_master_exit=not_master_exit,
+        verbose=verbose,
+        syslog=syslog,
+        watch=watch,
+        grace=5.0 if grace is None else grace,
+        explain=("json" if as_json else "text") if explain or as_json else None,
+    )
+    return act(request, action)
 
 
 def run_click(args: list[str]) -> int:

@@ -1,104 +1,64 @@
 """The decision, as a pure function of the request and a table of interfaces.
 
-Every rule lives here (exact match, loopback, down, tentative/dadfailed, ``--interface``,
-IPv6 scope), and every exclusion of a matching address leaves a reason, so ``--verbose``
-renders the very decision that was acted on.
+Every rule lives here (exact match, IPv6 scope, ``--interface``, loopback, down,
+tentative/dadfailed, ``--min-hold``), and each copy of a VIP leaves a Finding saying whether
+it counts and why not, so every mode renders the very decision that was acted on.
 """
 
 from __future__ import annotations
 
-from .interfaces import IFA_F_DADFAILED, IFA_F_TENTATIVE, Interface
-from .vip import Vip
+from .model import IFA_F_DADFAILED, IFA_F_TENTATIVE, Address, Finding, Interface, Request, Verdict
 
-
-class Request:
-    """What the user asked: which VIPs, where to look, whether loopback counts."""
-
-    __slots__ = (
-        "arp_probe",
-        "include_loopback",
-        "interfaces",
-        "min_hold",
-        "require_keepalived",
-        "vips",
-    )
-
-    def __init__(
-        self,
-        vips: list[Vip],
-        interfaces: frozenset[str] = frozenset(),
-        include_loopback: bool = False,
-        require_keepalived: bool = False,
-        arp_probe: bool = False,
-        min_hold: float | None = None,
-    ) -> None:
-        self.vips = vips
-        self.interfaces = interfaces  # empty: every interface
-        self.include_loopback = include_loopback
-        # Opt-in checks that need more than the interface table: see confirm.py.
-        self.require_keepalived = require_keepalived
-        self.arp_probe = arp_probe
-        # Seconds a VIP must have been held (address age) before it counts.
-        self.min_hold = min_hold
-
-
-class Verdict:
-    """The answer: master or not, the (VIP, interface) pairs held, and why others did not count.
-
-    ``conflict`` is set when another machine also answers for a held VIP (split brain): then
-    this host is not the master either, and if-master says so loudly.
-    """
-
-    __slots__ = ("conflict", "held", "master", "reasons")
-
-    def __init__(
-        self, held: list[tuple[Vip, str]], reasons: list[str], conflict: str | None = None
-    ) -> None:
-        self.held = held
-        self.master = bool(held) and conflict is None
-        self.reasons = reasons
-        self.conflict = conflict
-
-    def lines(self) -> list[str]:
-        """The decision in words, one finding a line."""
-        out = [f"{vip} held on {name}" for vip, name in self.held] + self.reasons
-        vips = " ".join(sorted({str(v) for v, _ in self.held})) if self.held else ""
-        if self.conflict:
-            out.append(f"split brain: {self.conflict}")
-        out.append(f"master: holds {vips}" if self.master else "not master")
-        return out
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .vip import Vip
 
 
 def decide(request: Request, table: list[Interface]) -> Verdict:
     """Does this host hold one of the VIPs on an interface that counts?"""
-    held: list[tuple[Vip, str]] = []
-    reasons: list[str] = []
-    seen = set()
+    findings: list[Finding] = []
+    seen: set[Vip] = set()
     for iface in table:
         for vip in request.vips:
-            if not any(a.packed == vip.packed for a in iface.addresses):
+            copies = [a for a in iface.addresses if a.packed == vip.packed]
+            if not copies:
                 continue
             seen.add(vip)
-            why = why_not_counted(request, iface, vip)
-            if why:
-                reasons.append(f"{vip} on {iface.name} does not count: {why}")
-            else:
-                held.append((vip, iface.name))
-                if request.min_hold is not None:
-                    age = _age(iface, vip)
-                    reasons.append(f"{vip} on {iface.name} held for {age:.1f} s")
-    reasons += [f"{vip} is not on any interface" for vip in request.vips if vip not in seen]
-    return Verdict(held, reasons)
+            # Several copies (other prefix lengths, labels): the one that counts, if any.
+            options = [_finding(request, iface, vip, a) for a in copies]
+            findings.append(next((f for f in options if f.counted), options[0]))
+    return Verdict(
+        findings=findings,
+        missing=[vip for vip in request.vips if vip not in seen],
+        warnings=_unknown_names(request, table),
+    )
 
 
-def why_not_counted(request: Request, iface: Interface, vip: Vip) -> str | None:
-    """Why this interface's copy of the VIP does not count, or None if it does."""
-    if vip.scope and vip.scope not in (iface.name, iface.base):
+def _finding(request: Request, iface: Interface, vip: Vip, address: Address) -> Finding:
+    age = None
+    if request.min_hold is not None:
+        # The oldest copy on this interface: an age only grows while the VIP stays.
+        ages = [a.age for a in iface.addresses if a.packed == vip.packed and a.age is not None]
+        age = max(ages, default=None)
+    return Finding(
+        vip=vip,
+        interface=iface.name,
+        index=iface.index,
+        label=address.label,
+        why_not=why_not_counted(request, iface, vip, address, age),
+        age=age,
+    )
+
+
+def why_not_counted(
+    request: Request, iface: Interface, vip: Vip, address: Address, age: float | None
+) -> str | None:
+    """Why this copy of the VIP does not count, or None if it does."""
+    if vip.scope and vip.scope != iface.name:
         return f"the VIP is scoped to {vip.scope}"
-    why = interface_excluded(request, iface) or address_excluded(iface, vip.packed)
+    why = interface_excluded(request, iface, address.label) or address_excluded(address)
     if why or request.min_hold is None:
         return why
-    age = _age(iface, vip)
     if age is None:
         return "address age unknown (--min-hold)"
     if age < request.min_hold:
@@ -106,17 +66,12 @@ def why_not_counted(request: Request, iface: Interface, vip: Vip) -> str | None:
     return None
 
 
-def _age(iface: Interface, vip: Vip) -> float | None:
-    """How long the VIP has been on this interface (the oldest copy), if known."""
-    ages = [a.age for a in iface.addresses if a.packed == vip.packed and a.age is not None]
-    return max(ages, default=None)
-
-
-def interface_excluded(request: Request, iface: Interface) -> str | None:
-    """Why no address on this interface counts, or None."""
+def interface_excluded(request: Request, iface: Interface, label: str | None = None) -> str | None:
+    """Why no address (with this label) on this interface counts, or None."""
     names = request.interfaces
-    # Exact names only: vrrp.5 must not cover vrrp.51. A label (eth0:1) is covered by its base.
-    if names and iface.name not in names and iface.base not in names:
+    # Exact names only: vrrp.5 must not cover vrrp.51. An IPv4 label is named as itself, and
+    # its device's name covers it (the kernel's index says which device, not the spelling).
+    if names and iface.name not in names and label not in names:
         return "not in --interface " + ",".join(sorted(names))
     if iface.loopback and not request.include_loopback:
         return "loopback interface (LVS-DR real servers carry VIPs there; --include-loopback)"
@@ -125,13 +80,26 @@ def interface_excluded(request: Request, iface: Interface) -> str | None:
     return None
 
 
-def address_excluded(iface: Interface, packed: bytes) -> str | None:
-    """Why this address on an interface that counts is not really assigned, or None."""
-    flags = [a.flags for a in iface.addresses if a.packed == packed]
-    if any(f is not None and not f & (IFA_F_TENTATIVE | IFA_F_DADFAILED) for f in flags):
-        return None
-    if None in flags:
-        return "address state unknown (not listed in /proc/net/if_inet6)"
-    if any(f & IFA_F_DADFAILED for f in flags if f is not None):
+def address_excluded(address: Address) -> str | None:
+    """Why this address is not really assigned yet (or any more), or None."""
+    flags = address.flags
+    if flags is None:
+        return "address state unknown"
+    if flags & IFA_F_DADFAILED:
         return "duplicate address detection failed (dadfailed)"
-    return "tentative (duplicate address detection still running)"
+    if flags & IFA_F_TENTATIVE:
+        return "tentative (duplicate address detection still running)"
+    return None
+
+
+def _unknown_names(request: Request, table: list[Interface]) -> list[str]:
+    """A warning for each --interface that names no interface or label in the table.
+
+    The job then runs nowhere, and the operator must be told why, whatever the flags.
+    """
+    known = {i.name for i in table} | {a.label for i in table for a in i.addresses if a.label}
+    return [
+        f"--interface {name}: no interface of that name here, and no VIP carries it as a label"
+        for name in sorted(request.interfaces)
+        if name not in known
+    ]

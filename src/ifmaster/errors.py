@@ -1,6 +1,9 @@
-"""The one exception that carries an exit status and a message to the top."""
+"""The one exception that carries an exit status to the top, and the one way to say it."""
 
 from __future__ import annotations
+
+import os
+import sys
 
 
 class IfMasterError(Exception):
@@ -14,3 +17,26 @@ class IfMasterError(Exception):
 
 class CommandError(IfMasterError):
     """The command could not be started (126 or 127)."""
+
+
+def say(line: str) -> None:
+    """Write one diagnostic line to stderr; a failure to write it is ignored.
+
+    Diagnostics are optional, the decision is not: stderr closed, full (/dev/full) or a
+    pipe nobody reads must never change what runs or the exit status. Written straight to
+    fd 2, unbuffered, so no failed flush can surface later either.
+    """
+    if sys.stderr is None:  # closed when we started: fd 2 may since be a socket of ours
+        return
+    data = f"if-master: {line}\n".encode("utf-8", "surrogateescape")
+    try:
+        while data:
+            data = data[os.write(2, data) :]
+    except OSError:  # EBADF (closed), ENOSPC (/dev/full), EPIPE (SIGPIPE is ignored)
+        pass
+
+
+def report(e: IfMasterError) -> int:
+    """Say the one-line error and return its exit status."""
+    say(e.message)
+    return e.code

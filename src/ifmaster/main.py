@@ -6,7 +6,7 @@ import os
 import sys
 
 from . import status
-from .errors import IfMasterError
+from .errors import IfMasterError, report
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -17,16 +17,16 @@ def main(argv: list[str] | None = None) -> int:
     """Run if-master on ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
     args = sys.argv[1:] if argv is None else argv
     try:
-        from .fast import preparse
+        from .preparse import preparse
 
         parsed = preparse(args, os.environ)
         if parsed is None:
             from .cli import run_click  # click costs ~3x the interpreter's start-up: only here
 
             return run_click(args)
-        from .guard import guard
+        from .act import act
 
-        return guard(*parsed)
+        return act(*parsed)
     except IfMasterError as e:
         return report(e)
     except Exception as e:  # fail closed: 125 and one line, never a traceback and status 1
@@ -41,17 +41,11 @@ def entry() -> NoReturn:
     every node that is not the master.
     """
     code = main()
-    for stream in (sys.stdout, sys.stderr):
-        if stream is not None:
-            try:
-                stream.flush()
-            except OSError:  # e.g. stdout a closed pipe: the output was lost, say so
-                code = code or status.FAILURE
+    # Only click writes through sys.stdout (--help, --version): output it could not deliver
+    # is a failure. Our diagnostics go straight to fd 2 and never fail the run (errors.say).
+    if sys.stdout is not None:
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            code = code or status.FAILURE
     os._exit(code)
-
-
-def report(e: IfMasterError) -> int:
-    """Print the one-line error and return its exit status."""
-    if sys.stderr is not None:  # the caller may have closed it: the status still tells
-        sys.stderr.write(f"if-master: {e.message}\n")
-    return e.code

@@ -80,6 +80,10 @@ def vips_from_env(environ: Mapping[str, str]) -> list[Vip]:
     words = text.split()
     if not words:
         raise VipError(f"{ENV_VIP} is set but holds no address")
+    if any(word[0] in "\"'" or word[-1] in "\"'" for word in words):
+        # Debian's cron strips one pair of quotes from a crontab variable, other crons keep
+        # them: refuse rather than guess, so the same line means the same on every node.
+        raise VipError(f"{ENV_VIP}={text!r} holds quotes: write the address(es) without them")
     try:
         return [parse_vip(word) for word in words]
     except VipError as e:

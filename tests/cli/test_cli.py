@@ -11,8 +11,8 @@ import pytest
 from ifmaster import interfaces
 from ifmaster.errors import CommandError
 from ifmaster.exitcodes import ExitCode
-from ifmaster.interfaces import Interface
 from ifmaster.main import main
+from ifmaster.model import Interface
 from ifmaster.run import exec_command
 from tests.conftest import Executed
 from tests.fakes import iface
@@ -62,23 +62,23 @@ def test_double_dash_after_the_separator_belongs_to_the_command(master: object) 
     assert e.value.argv == ["--", "-v"]
 
 
-def test_not_master_is_silent_and_zero(backup: object, capsys: pytest.CaptureFixture[str]) -> None:
+def test_not_master_is_silent_and_zero(backup: object, capfd: pytest.CaptureFixture[str]) -> None:
     assert main(["--vip", "10.0.0.100", "--", "true"]) == 0
-    assert capsys.readouterr() == ("", "")
+    assert capfd.readouterr() == ("", "")
 
 
-def test_not_master_exit(backup: object, capsys: pytest.CaptureFixture[str]) -> None:
+def test_not_master_exit(backup: object, capfd: pytest.CaptureFixture[str]) -> None:
     assert main(["--not-master-exit", "3", "--vip", "10.0.0.100", "--", "true"]) == 3
     assert main(["--not-master-exit", "7", "--vip", "10.0.0.100"]) == 7
-    assert capsys.readouterr() == ("", "")
+    assert capfd.readouterr() == ("", "")
 
 
-def test_check_mode(fake_interfaces: list[Interface], capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_mode(fake_interfaces: list[Interface], capfd: pytest.CaptureFixture[str]) -> None:
     fake_interfaces.append(iface("eth0", "10.0.0.100"))
     assert main(["--vip", "10.0.0.100"]) == ExitCode.OK
     assert main(["--vip", "10.0.0.1"]) == ExitCode.NOT_MASTER
     assert main(["--vip", "10.0.0.100", "--"]) == ExitCode.OK
-    assert capsys.readouterr() == ("", "")
+    assert capfd.readouterr() == ("", "")
 
 
 def test_env_supplies_the_vips(master: object, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -112,7 +112,7 @@ def test_env_supplies_the_vips(master: object, monkeypatch: pytest.MonkeyPatch) 
 def test_bad_input_is_125_one_line_and_runs_nothing(
     master: object,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    capfd: pytest.CaptureFixture[str],
     args: list[str],
     env: str | None,
     message: str,
@@ -120,33 +120,33 @@ def test_bad_input_is_125_one_line_and_runs_nothing(
     if env is not None:
         monkeypatch.setenv("IF_MASTER_VIP", env)
     assert main(args) == ExitCode.FAILURE  # and no Executed: the command did not run
-    out, err = capsys.readouterr()
+    out, err = capfd.readouterr()
     assert out == ""
     assert err.startswith("if-master: ") and err.endswith("\n") and err.count("\n") == 1
     assert message in err
 
 
 def test_unreadable_interfaces_fail_closed(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    def broken(ages: bool = False) -> list[Interface]:
+    def broken(**kw: object) -> list[Interface]:
         raise interfaces.InterfaceError("cannot read the local interfaces: boom")
 
     monkeypatch.setattr(interfaces, "snapshot", broken)
     for args in (["--vip", "10.0.0.100", "--", "true"], ["-v", "--vip", "10.0.0.100"]):
         assert main(args) == ExitCode.FAILURE
-        assert capsys.readouterr().err == "if-master: cannot read the local interfaces: boom\n"
+        assert capfd.readouterr().err == "if-master: cannot read the local interfaces: boom\n"
 
 
 def test_verbose_explains(
-    fake_interfaces: list[Interface], capsys: pytest.CaptureFixture[str]
+    fake_interfaces: list[Interface], capfd: pytest.CaptureFixture[str]
 ) -> None:
     fake_interfaces += [
         iface("lo", "10.0.0.100", loopback=True),
         iface("eth1", "10.0.0.100", up=False, state="admin down"),
     ]
     assert main(["-v", "--vip", "10.0.0.100", "--vip", "fd00::1"]) == ExitCode.NOT_MASTER
-    assert capsys.readouterr().err.splitlines() == [
+    assert capfd.readouterr().err.splitlines() == [
         "if-master: 10.0.0.100 on lo does not count: loopback interface "
         "(LVS-DR real servers carry VIPs there; --include-loopback)",
         "if-master: 10.0.0.100 on eth1 does not count: interface is not up (admin down)",
@@ -156,7 +156,7 @@ def test_verbose_explains(
 
 
 def test_include_loopback_and_interface(
-    fake_interfaces: list[Interface], capsys: pytest.CaptureFixture[str]
+    fake_interfaces: list[Interface], capfd: pytest.CaptureFixture[str]
 ) -> None:
     fake_interfaces += [iface("lo", "10.0.0.100", loopback=True), iface("vrrp.51", "10.0.0.7")]
     assert main(["--include-loopback", "--vip", "10.0.0.100"]) == ExitCode.OK
@@ -164,19 +164,19 @@ def test_include_loopback_and_interface(
     assert main(["--interface", "vrrp.5", "--vip", "10.0.0.7"]) == ExitCode.NOT_MASTER
 
 
-def test_help_lists_examples_and_every_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+def test_help_lists_examples_and_every_exit_code(capfd: pytest.CaptureFixture[str]) -> None:
     assert main(["-h"]) == 0
-    out = capsys.readouterr().out
+    out = capfd.readouterr().out
     assert "Examples:" in out and "sh -c" in out and "IF_MASTER_VIP" in out
     for code in ExitCode:
         assert f"\n    {int(code):<5}" in out, code
 
 
-def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+def test_version(capfd: pytest.CaptureFixture[str]) -> None:
     from ifmaster import __version__
 
     assert main(["--version"]) == 0
-    assert capsys.readouterr().out == f"if-master, version {__version__}\n"
+    assert capfd.readouterr().out == f"if-master, version {__version__}\n"
 
 
 # exec failures happen before the process is replaced, so they can be tested in-process.
@@ -202,9 +202,9 @@ def test_exec_not_executable_is_126(tmp_path: Path) -> None:
     assert os.access(script, os.R_OK)
 
 
-def test_arp_probe_refuses_ipv6_vips(master: object, capsys: pytest.CaptureFixture[str]) -> None:
+def test_arp_probe_refuses_ipv6_vips(master: object, capfd: pytest.CaptureFixture[str]) -> None:
     assert main(["--arp-probe", "--vip", "10.0.0.100", "--vip", "fd00::1", "--", "x"]) == 125
-    assert "--arp-probe checks IPv4 VIPs only, not fd00::1" in capsys.readouterr().err
+    assert "--arp-probe checks IPv4 VIPs only, not fd00::1" in capfd.readouterr().err
 
 
 def test_opt_in_checks_run_only_on_the_master(
@@ -230,11 +230,11 @@ def test_opt_in_checks_run_only_on_the_master(
         ),
         (["--watch", "--vip", "10.0.0.100"], "--watch needs a command"),
         (["--min-hold", "-1", "--vip", "10.0.0.100"], "-1"),
-        (["--min-hold", "soon", "--vip", "10.0.0.100"], "'soon' is not a valid float"),
+        (["--min-hold", "soon", "--vip", "10.0.0.100"], "'soon' is not a number of seconds"),
     ],
 )
 def test_lease_option_errors(
-    master: object, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+    master: object, capfd: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
     assert main(args) == 125
-    assert message in capsys.readouterr().err
+    assert message in capfd.readouterr().err

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from ifmaster.interfaces import IFA_F_TENTATIVE, Interface
 from ifmaster.main import main
+from ifmaster.model import IFA_F_TENTATIVE, Interface
 from tests.fakes import addr, iface
 
 pytestmark = pytest.mark.usefixtures("no_exec")
@@ -27,10 +27,10 @@ def table(fake_interfaces: list[Interface]) -> list[Interface]:
 VIPS = ["--vip", "10.0.0.100", "--vip", "10.0.0.101", "--vip", "10.0.0.102"]
 
 
-def test_explain_text(table: object, capsys: pytest.CaptureFixture[str]) -> None:
+def test_explain_text(table: object, capfd: pytest.CaptureFixture[str]) -> None:
     args = [*VIPS, "--vip", "fd00::100", "--vip", "10.0.0.103", "-i", "eth0", "-i", "lo"]
     assert main(["--explain", *args, "-i", "eth1"]) == 0
-    out = capsys.readouterr().out
+    out = capfd.readouterr().out
     assert "VIPs: 10.0.0.100 10.0.0.101 10.0.0.102 fd00::100 10.0.0.103\n" in out
     assert "  lo (unknown, loopback)  -- excluded: loopback interface" in out
     assert "    10.0.0.101  <- VIP, does not count: loopback interface" in out
@@ -42,10 +42,10 @@ def test_explain_text(table: object, capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_json_is_one_object_with_the_documented_fields(
-    table: object, capsys: pytest.CaptureFixture[str]
+    table: object, capfd: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["--explain", "--json", "--vip", "10.0.0.101", "--vip", "10.0.0.102"]) == 1
-    out = capsys.readouterr().out
+    out = capfd.readouterr().out
     assert out.count("\n") == 1
     data = json.loads(out)
     assert data["master"] is False and data["split_brain"] is None
@@ -60,22 +60,23 @@ def test_json_is_one_object_with_the_documented_fields(
     assert vip == {
         "address": "10.0.0.101",
         "family": 4,
+        "label": None,
         "flags": [],
         "vip": True,
         "counted": False,
-        "why_not": lo["excluded"],
+        "why_not": lo["excluded"],  # the finding's reason: the same words
     }
     v6 = by_name["eth0"]["addresses"][2]
     assert (v6["family"], v6["flags"], v6["vip"]) == (6, ["tentative"], False)
 
 
-def test_json_alone_implies_explain(table: object, capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_alone_implies_explain(table: object, capfd: pytest.CaptureFixture[str]) -> None:
     assert main(["--json", "--vip", "10.0.0.100"]) == 0
-    data = json.loads(capsys.readouterr().out)
+    data = json.loads(capfd.readouterr().out)
     assert data["master"] is True
-    assert data["held"] == [{"vip": "10.0.0.100", "interface": "eth0"}]
+    assert data["held"] == [{"vip": "10.0.0.100", "interface": "eth0", "label": None}]
 
 
-def test_explain_runs_no_command(table: object, capsys: pytest.CaptureFixture[str]) -> None:
+def test_explain_runs_no_command(table: object, capfd: pytest.CaptureFixture[str]) -> None:
     assert main(["--explain", "--vip", "10.0.0.100", "--", "touch", "x"]) == 125
-    assert "--explain only explains: it runs no command" in capsys.readouterr().err
+    assert "--explain only explains: it runs no command" in capfd.readouterr().err

@@ -9,8 +9,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ifmaster import cli
-from ifmaster.decide import Request, decide
-from ifmaster.fast import preparse
+from ifmaster.decide import decide
+from ifmaster.model import Action, Request
+from ifmaster.preparse import CLICK_ENV_PREFIXES, preparse
 from tests.fakes import addr, iface
 
 WORDS = [
@@ -29,14 +30,14 @@ TABLE = [
 
 
 def via_click(argv: list[str]) -> tuple[object, ...] | None:
-    """What click hands to guard() for this argv, or None if click refuses it."""
+    """What click hands to act() for this argv, or None if click refuses it."""
     seen = []
 
     def record(*args: object) -> int:
         seen.append(args)
         return 0
 
-    with mock.patch.object(cli, "guard", record):
+    with mock.patch.object(cli, "act", record):
         cli.run_click(argv)
     return seen[0] if seen else None  # type: ignore[return-value]
 
@@ -62,15 +63,18 @@ def test_preparse_agrees_with_click(argv: list[str], env: str | None, syslog: st
     with mock.patch.dict(os.environ, environ, clear=True):
         slow = via_click(argv)
     assert slow is not None, f"click refused {argv!r} that the pre-parse accepted"
-    request, command, not_master_exit, verbose, audit, watch = slow
-    assert isinstance(request, Request)
-    assert (not_master_exit, verbose, audit, watch) == (None, False, None, None)
-    assert command == fast[1]
+    request, action = slow
+    assert isinstance(request, Request) and isinstance(action, Action)
+    fast_action = fast[1]
+    for name in Action.__slots__:  # every field, so a new one cannot be forgotten here
+        assert getattr(action, name) == getattr(fast_action, name), name
     assert request.vips == fast[0].vips
     assert (request.interfaces, request.include_loopback) == (frozenset(), False)
     assert (request.require_keepalived, request.arp_probe, request.min_hold) == (False, False, None)
     # Same request, same table: the same decision, hence the same exec.
-    assert decide(request, TABLE).held == decide(fast[0], TABLE).held
+    assert [(f.vip, f.interface) for f in decide(request, TABLE).held] == [
+        (f.vip, f.interface) for f in decide(fast[0], TABLE).held
+    ]
 
 
 def test_preparse_takes_the_common_forms() -> None:
@@ -88,3 +92,13 @@ def test_preparse_takes_the_common_forms() -> None:
 def test_preparse_hands_over_what_it_does_not_know() -> None:
     for argv in (["-v", "--vip", "10.0.0.1"], ["--vip", "x", "--", "true"], ["--help"], ["--vip"]):
         assert preparse(argv, {}) is None, argv
+
+
+def test_every_environment_variable_click_reads_makes_the_pre_parse_hand_over() -> None:
+    """A future option with an envvar cannot be silently ignored on the hot path."""
+    envvars = {p.envvar for p in cli.command.params if isinstance(p.envvar, str)}
+    envvars.add("_IF_MASTER_COMPLETE")  # click's shell completion
+    assert envvars - {"_IF_MASTER_COMPLETE"}, "no option reads the environment any more?"
+    for name in envvars:
+        assert name.startswith(CLICK_ENV_PREFIXES), name
+        assert preparse(["--vip", "10.0.0.1"], {name: "1"}) is None, name

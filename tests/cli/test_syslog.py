@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ifmaster.interfaces import Interface
 from ifmaster.main import main
+from ifmaster.model import Interface
+from ifmaster.run import exec_command as real_exec
 from tests.conftest import Executed
 from tests.fakes import iface
 
@@ -61,7 +62,7 @@ def test_ran(syslog: Syslog, table: object) -> None:
 
 
 def test_skipped_and_checks(
-    syslog: Syslog, table: object, capsys: pytest.CaptureFixture[str]
+    syslog: Syslog, table: object, capfd: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["--syslog", "--vip", "10.0.0.1", "--", "backup.sh", "--full"]) == 0
     assert main(["--syslog", "--vip", "10.0.0.1"]) == 1
@@ -72,7 +73,7 @@ def test_skipped_and_checks(
         f"<78>if-master[{PID}]: check: not master (10.0.0.1 is not on any interface)",
         f"<78>if-master[{PID}]: check: master (holds 10.0.0.100 on eth0)",
     ]
-    assert capsys.readouterr() == ("", "")
+    assert capfd.readouterr() == ("", "")
 
 
 def test_env_var_turns_it_on(
@@ -89,9 +90,9 @@ def test_env_var_turns_it_on(
 def test_exec_failure_is_logged(
     syslog: Syslog, table: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ifmaster import guard, run
+    from ifmaster import run
 
-    monkeypatch.setattr(guard, "exec_command", run.exec_command)  # the real one: it fails
+    monkeypatch.setattr(run, "exec_command", real_exec)  # the real one: it fails
     assert main(["--syslog", "--vip", "10.0.0.100", "--", "/nonexistent/job"]) == 127
     lines = syslog.lines()
     assert lines[1] == f"<75>if-master[{PID}]: failed: /nonexistent/job: No such file or directory"
@@ -101,13 +102,13 @@ def test_missing_socket_warns_once_and_the_decision_stands(
     tmp_path: Path,
     table: object,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     missing = tmp_path / "no-such-log"
     monkeypatch.setenv("IF_MASTER_SYSLOG_SOCKET", str(missing))
     with pytest.raises(Executed):
         main(["--syslog", "--vip", "10.0.0.100", "--", "true"])
-    assert capsys.readouterr().err == (
+    assert capfd.readouterr().err == (
         f"if-master: warning: cannot log to {missing}: No such file or directory\n"
     )
     assert main(["--syslog", "--vip", "10.0.0.1", "--", "true"]) == 0

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from ifmaster import netlink as nl
 from ifmaster.netlink import AddrInfo, age_seconds, parse_messages
+from tests.nlbytes import done, error, newaddr, nlmsg, rtattr
 
 # A real RTM_GETADDR dump (Linux 6.18), captured in a namespace set up with:
 #   ip link set lo up; ip link add v0 type veth peer name v1; ip link set v0 up
@@ -33,43 +34,6 @@ CAPTURED_DONE = bytes.fromhex("1400000003000200010000000b48000000000000")
 
 V6_LOOPBACK = bytes(15) + b"\x01"
 FD00_1 = b"\xfd" + bytes(14) + b"\x01"
-
-
-def nlmsg(mtype: int, payload: bytes, flags: int = nl.NLM_F_MULTI) -> bytes:
-    """One netlink message, padded to 4 bytes like the kernel does."""
-    length = 16 + len(payload)
-    msg = struct.pack("=IHHII", length, mtype, flags, 1, 0) + payload
-    return msg + b"\0" * (-len(msg) % 4)
-
-
-def rtattr(atype: int, value: bytes) -> bytes:
-    attr = struct.pack("=HH", 4 + len(value), atype) + value
-    return attr + b"\0" * (-len(attr) % 4)
-
-
-def newaddr(
-    family: int = 2,
-    prefixlen: int = 24,
-    flags: int = 0x80,
-    scope: int = 0,
-    ifindex: int = 3,
-    attrs: bytes = b"",
-) -> bytes:
-    return nlmsg(
-        nl.RTM_NEWADDR, struct.pack("=BBBBI", family, prefixlen, flags, scope, ifindex) + attrs
-    )
-
-
-def done(error: int = 0) -> bytes:
-    return nlmsg(nl.NLMSG_DONE, struct.pack("=i", error))
-
-
-def error(code: int) -> bytes:
-    return nlmsg(
-        nl.NLMSG_ERROR,
-        struct.pack("=i", code) + struct.pack("=IHHII", 24, 22, 0x301, 1, 0),
-        flags=0,
-    )
 
 
 def test_captured_dump_decodes_every_field() -> None:

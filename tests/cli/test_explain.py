@@ -80,3 +80,55 @@ def test_json_alone_implies_explain(table: object, capfd: pytest.CaptureFixture[
 def test_explain_runs_no_command(table: object, capfd: pytest.CaptureFixture[str]) -> None:
     assert main(["--explain", "--vip", "10.0.0.100", "--", "touch", "x"]) == 125
     assert "--explain only explains: it runs no command" in capfd.readouterr().err
+
+
+def test_a_finding_after_decide_is_in_both_renderings(
+    table: object, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--require-keepalived without keepalived: the reason, not `None`, text and JSON alike."""
+    from ifmaster import keepalived
+
+    monkeypatch.setattr(keepalived, "keepalived_pids", lambda proc="/proc": [])
+    stale = "no live keepalived in this network namespace: the VIP is a stale leftover"
+    assert main(["--explain", "--require-keepalived", "--vip", "10.0.0.100"]) == 1
+    out = capfd.readouterr().out
+    assert f"    10.0.0.100  <- VIP, does not count: {stale}\n" in out
+    assert "None" not in out
+    assert f"- 10.0.0.100 on eth0 does not count: {stale}\n" in out
+    assert out.endswith("verdict: not master\n")
+    assert main(["--json", "--require-keepalived", "--vip", "10.0.0.100"]) == 1
+    data = json.loads(capfd.readouterr().out)
+    eth0 = next(i for i in data["interfaces"] if i["name"] == "eth0")
+    vip = next(a for a in eth0["addresses"] if a["address"] == "10.0.0.100")
+    assert (vip["counted"], vip["why_not"]) == (False, stale)
+    assert data["findings"][0]["why_not"] == stale and data["held"] == []
+
+
+def test_explain_is_a_check_and_follows_its_rules(
+    table: object, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """--not-master-exit applies, -v explains on stderr too, stdout has the rendering."""
+    args = ["--explain", "-v", "--not-master-exit", "7", "--vip", "10.0.0.200"]
+    assert main(args) == 7
+    out, err = capfd.readouterr()
+    assert out.endswith("verdict: not master\n")
+    assert err == "if-master: 10.0.0.200 is not on any interface\nif-master: not master\n"
+    assert main(["--explain", "--not-master-exit", "7", "--vip", "10.0.0.100"]) == 0
+
+
+def test_explain_that_cannot_be_written_is_a_failure(
+    table: object, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    saved = os.dup(1)
+    full = os.open("/dev/full", os.O_WRONLY)
+    os.dup2(full, 1)
+    try:
+        status = main(["--explain", "--vip", "10.0.0.100"])
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(full)
+    assert status == 125
+    assert "cannot write the explanation: No space left on device" in capfd.readouterr().err

@@ -112,3 +112,15 @@ def test_missing_socket_warns_once_and_the_decision_stands(
         f"if-master: warning: cannot log to {missing}: No such file or directory\n"
     )
     assert main(["--syslog", "--vip", "10.0.0.1", "--", "true"]) == 0
+
+
+def test_explain_logs_as_a_check(
+    syslog: Syslog, table: object, capfd: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--explain", "--syslog", "-v", "--not-master-exit", "7", "--vip", "10.0.0.1"]) == 7
+    assert syslog.lines() == [
+        f"<78>if-master[{PID}]: check: not master (10.0.0.1 is not on any interface)"
+    ]
+    assert "if-master: not master\n" in capfd.readouterr().err
+    assert main(["--json", "--syslog", "--vip", "10.0.0.100"]) == 0
+    assert syslog.lines() == [f"<78>if-master[{PID}]: check: master (holds 10.0.0.100 on eth0)"]

@@ -33,7 +33,7 @@ def imported(node: Node, args: list[str], env: dict[str, str] | None = None) -> 
         for line in r.stderr.splitlines()
         if line.startswith("import time:")
     }
-    assert "ifmaster.guard" in names, "the run did not reach the guard"
+    assert "ifmaster.act" in names, "the run did not reach act()"
     return names
 
 

@@ -77,13 +77,17 @@ def vips_from_env(environ: Mapping[str, str]) -> list[Vip]:
     text = environ.get(ENV_VIP)
     if text is None:
         raise VipError(f"no VIP given: use --vip ADDR or set {ENV_VIP}")
-    words = text.split()
+    # Debian's cron strips one pair of quotes from a crontab variable, others keep them
+    # (Ansible's cron module always writes NAME="value"): strip one matching pair, so the
+    # same line means the same on every node; any other quote is refused, not guessed at.
+    stripped = text.strip()
+    if len(stripped) >= 2 and stripped[0] == stripped[-1] and stripped[0] in "\"'":
+        stripped = stripped[1:-1]
+    words = stripped.split()
     if not words:
         raise VipError(f"{ENV_VIP} is set but holds no address")
-    if any(word[0] in "\"'" or word[-1] in "\"'" for word in words):
-        # Debian's cron strips one pair of quotes from a crontab variable, other crons keep
-        # them: refuse rather than guess, so the same line means the same on every node.
-        raise VipError(f"{ENV_VIP}={text!r} holds quotes: write the address(es) without them")
+    if any(q in stripped for q in "\"'"):
+        raise VipError(f"{ENV_VIP}={text!r}: quotes inside the value; write the address(es) bare")
     try:
         return [parse_vip(word) for word in words]
     except VipError as e:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import _socket
 import errno
-import struct
 import time
+from _struct import Struct  # not `struct`: its wrapper module is import time for nothing
 
 # Socket: AF_NETLINK (linux/socket.h), SOCK_RAW, and the routing family NETLINK_ROUTE.
 AF_NETLINK = 16
@@ -24,17 +24,17 @@ AF_INET = 2
 AF_INET6 = 10
 
 # struct nlmsghdr { u32 nlmsg_len; u16 nlmsg_type; u16 nlmsg_flags; u32 nlmsg_seq; u32 nlmsg_pid; }
-_NLMSGHDR = struct.Struct("=IHHII")
+_NLMSGHDR = Struct("=IHHII")
 # struct ifaddrmsg { u8 ifa_family, ifa_prefixlen, ifa_flags, ifa_scope; u32 ifa_index; }
-_IFADDRMSG = struct.Struct("=BBBBI")
+_IFADDRMSG = Struct("=BBBBI")
 # struct rtattr { u16 rta_len; u16 rta_type; }, payload follows, padded to 4 bytes
-_RTATTR = struct.Struct("=HH")
+_RTATTR = Struct("=HH")
 # struct ifa_cacheinfo { u32 ifa_prefered, ifa_valid, cstamp, tstamp; }
-_CACHEINFO = struct.Struct("=IIII")
+_CACHEINFO = Struct("=IIII")
 # struct ifinfomsg { u8 ifi_family, pad; u16 ifi_type; i32 ifi_index; u32 ifi_flags, ifi_change; }
-_IFINFOMSG = struct.Struct("=BxHiII")
-_U32 = struct.Struct("=I")
-_S32 = struct.Struct("=i")  # the errno in NLMSG_ERROR / NLMSG_DONE payloads is a signed int
+_IFINFOMSG = Struct("=BxHiII")
+_U32 = Struct("=I")
+_S32 = Struct("=i")  # the errno in NLMSG_ERROR / NLMSG_DONE payloads is a signed int
 
 # Control message types (linux/netlink.h).
 NLMSG_NOOP = 1

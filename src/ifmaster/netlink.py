@@ -479,10 +479,10 @@ def now_centiseconds() -> int:
     return int((time.clock_gettime(time.CLOCK_MONOTONIC) - _timens_offset()) * 100)
 
 
-def _timens_offset() -> float:
+def _timens_offset(proc: str = "/proc") -> float:
     """This process's time-namespace offset of CLOCK_MONOTONIC, in seconds (0 outside one)."""
     try:
-        with open("/proc/self/timens_offsets", "rb") as f:
+        with open(f"{proc}/self/timens_offsets", "rb") as f:
             lines = f.read().decode().splitlines()
     except FileNotFoundError:  # kernels before 5.6 have no time namespaces
         return 0.0

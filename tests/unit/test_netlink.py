@@ -224,3 +224,13 @@ def test_stamp_far_ahead_before_any_wrap_is_unknown_not_ancient() -> None:
     """Before 497 days of uptime a stamp in the future is a clock mismatch, not a wrap."""
     assert age_seconds(100_000, 50_000) is None
     assert age_seconds(2**32 - 10, 2**32 + 5) == 0.15  # after the wrap: modulo still applies
+
+
+def test_timens_offset_from_a_proc_root(tmp_path: object) -> None:
+    from pathlib import Path
+
+    root = Path(str(tmp_path))
+    (root / "self").mkdir()
+    assert nl._timens_offset(str(root)) == 0.0  # kernels before 5.6: no file, no namespace
+    (root / "self" / "timens_offsets").write_text("monotonic  86400 500000000\nboottime 0 0\n")
+    assert nl._timens_offset(str(root)) == 86400.5

@@ -41,9 +41,10 @@ B_DELAY = 20  # node-b's cron fires a little later than node-a's
 
 #: What one node did on one night: a check outcome that skips, or "ok"/"fail" (it ran).
 Night = dict[str, str]
-#: Expected alerts at one evaluation time: (alertname, extra labels, $value); a label
-#: given as "" is one the alert does not have.
-Expected = list[tuple[str, dict[str, str], str]]
+#: An expected alert: (alertname, extra labels, $value); a label given as "" is one the
+#: alert does not have.
+Alert = tuple[str, dict[str, str], str]
+Expected = list[Alert]
 
 H = 3600
 
@@ -79,12 +80,12 @@ class Scenario:
 
 A_RUNS: Night = {"node-a": "ok", "node-b": "not_held"}
 B_RUNS: Night = {"node-a": "not_held", "node-b": "ok"}
-TWICE = ("IfMasterTaskRanTwice", {}, "2")
-SEVERAL = ("IfMasterSeveralMasters", {}, "2")
-NO_MASTER = ("IfMasterNoMaster", {}, "0")
-NOT_RUN = ("IfMasterTaskNotRun", {}, "")
-FAILED = ("IfMasterTaskFailed", {}, "")
-NEVER = ("IfMasterTaskNeverRan", {}, "")
+TWICE: Alert = ("IfMasterTaskRanTwice", {}, "2")
+SEVERAL: Alert = ("IfMasterSeveralMasters", {}, "2")
+NO_MASTER: Alert = ("IfMasterNoMaster", {}, "0")
+NOT_RUN: Alert = ("IfMasterTaskNotRun", {}, "")
+FAILED: Alert = ("IfMasterTaskFailed", {}, "")
+NEVER: Alert = ("IfMasterTaskNeverRan", {}, "")
 
 SCENARIOS = [
     Scenario(
@@ -261,7 +262,7 @@ def render(workdir: Path) -> tuple[str, list[str]]:
         out.append("    alert_rule_test:")
         for when, expected in sorted(scenario.expect.items()):
             by_name = {name: (labels, value) for name, labels, value in expected}
-            for alertname, (rule_labels, annotations) in rules.items():
+            for alertname, (rule_labels, notes) in rules.items():
                 out += [f"      - eval_time: {hours(when)}", f"        alertname: {alertname}"]
                 if alertname not in by_name:
                     out.append("        exp_alerts: []")
@@ -276,7 +277,7 @@ def render(workdir: Path) -> tuple[str, list[str]]:
                 out.append("            exp_annotations:")
                 out += [
                     f"              {k}: {q(fill(v, labels, value))}"
-                    for k, v in sorted(annotations.items())
+                    for k, v in sorted(notes.items())
                 ]
     return "\n".join(out) + "\n", every_file
 

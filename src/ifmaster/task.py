@@ -19,7 +19,9 @@ the only descriptor, which the job's tree does not inherit (``O_CLOEXEC``). Ever
 of the supervisor (the job ends, a signal is forwarded, the VIP is lost, an error) first
 kills the job's process group and descendants and reaps them, then releases the lock, so
 the lock outlives the job. If the supervisor itself is SIGKILLed, the kernel closes its
-descriptor and the lock is free at once; the job's direct child was started with
+descriptor and the lock is free at once (between fork and exec the child shares the
+descriptor, ``O_CLOEXEC`` acts at exec: a supervisor killed in that window frees the lock
+when the child execs or dies); the job's direct child was started with
 ``set_pdeathsig(SIGKILL)`` (call it in the child between fork and exec), so the kernel kills
 it too.
 

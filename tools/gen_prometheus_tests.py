@@ -232,7 +232,7 @@ def fill(template: str, labels: dict[str, str], value: str) -> str:
     return re.sub(r"\{\{ (\$value|\$labels\.\w+) \}\}", sub, template)
 
 
-def hours(seconds: int) -> str:
+def minutes(seconds: int) -> str:
     return f"{seconds // 60}m"
 
 
@@ -263,7 +263,7 @@ def render(workdir: Path) -> tuple[str, list[str]]:
         for when, expected in sorted(scenario.expect.items()):
             by_name = {name: (labels, value) for name, labels, value in expected}
             for alertname, (rule_labels, notes) in rules.items():
-                out += [f"      - eval_time: {hours(when)}", f"        alertname: {alertname}"]
+                out += [f"      - eval_time: {minutes(when)}", f"        alertname: {alertname}"]
                 if alertname not in by_name:
                     out.append("        exp_alerts: []")
                     continue

@@ -260,3 +260,10 @@ def test_the_module_stays_light() -> None:
         [sys.executable, "-c", code.replace("{m!r}", repr(heavy))], text=True, capture_output=True
     )
     assert r.stdout == "[]\n", r.stderr
+
+
+def test_a_fifo_in_place_of_the_file_does_not_hang(tmp_path: Path) -> None:
+    os.mkfifo(prom(tmp_path))
+    assert record_check(str(tmp_path), "backup", "not_held", at=1.0)
+    got = values(prom(tmp_path))
+    assert got['if_master_metrics_file_resets_total{task="backup"}'] == "1"

@@ -22,8 +22,8 @@ the lock outlives the job. If the supervisor itself is SIGKILLed, the kernel clo
 descriptor and the lock is free at once (between fork and exec the child shares the
 descriptor, ``O_CLOEXEC`` acts at exec: a supervisor killed in that window frees the lock
 when the child execs or dies); the job's direct child was started with
-``set_pdeathsig(SIGKILL)`` (call it in the child between fork and exec), so the kernel kills
-it too.
+``set_pdeathsig(SIGKILL, supervisor_pid)`` (in the child, between fork and exec), so the
+kernel kills it too.
 
 What remains: descendants of the job (grandchildren) that survive when the supervisor is
 SIGKILLed. PDEATHSIG reaches the direct child only, and the supervisor's tree kill never
@@ -174,15 +174,15 @@ def _read_holder(fd: int) -> int | None:
     return None
 
 
-def set_pdeathsig(sig: int) -> None:
+def set_pdeathsig(sig: int, parent: int) -> None:
     """In a freshly forked child: have the kernel send ``sig`` when our parent dies.
 
-    Call between fork and exec (the setting survives exec of a non-setuid program). If the
-    parent already died before the call, exit at once: the signal would never come.
+    ``parent`` is the supervisor's PID, taken *before* the fork. Call between fork and exec
+    (the setting survives exec of a non-setuid program). If the parent died before the
+    call, the signal would never come: exit at once (status 1) instead of running the job.
     """
     import ctypes
 
-    parent = os.getppid()
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(sig), 0, 0, 0) != 0:
         code = ctypes.get_errno()

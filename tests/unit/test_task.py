@@ -99,9 +99,10 @@ SUPERVISOR = """
 import os, signal, sys, time
 from ifmaster.task import acquire, set_pdeathsig
 held = acquire("backup", sys.argv[1])
+me = os.getpid()
 pid = os.fork()
 if pid == 0:
-    set_pdeathsig(signal.SIGKILL)
+    set_pdeathsig(signal.SIGKILL, me)
     os.execvp("sleep", ["sleep", "60"])
 print(pid, flush=True)
 time.sleep(60)
@@ -146,6 +147,37 @@ def test_sigkilled_supervisor_frees_the_lock_and_takes_its_child(tmp_path: Path)
         if not gone(child):
             os.kill(child, signal.SIGKILL)
         sup.stdout.close()
+
+
+ORPHAN = """
+import os, signal, sys, time
+from pathlib import Path
+from ifmaster.task import set_pdeathsig
+marks = Path(sys.argv[1])
+me = os.getpid()
+if os.fork() == 0:
+    while os.getppid() == me:  # wait until the parent is gone
+        time.sleep(0.005)
+    (marks / "before").write_text(str(os.getpid()))
+    set_pdeathsig(signal.SIGKILL, me)
+    (marks / "after").write_text("the job would have run with no one to kill it")
+    os._exit(0)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux")
+def test_a_child_whose_parent_already_died_does_not_run(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-c", ORPHAN, str(tmp_path)], check=True, timeout=30)
+    before = tmp_path / "before"
+    deadline = time.monotonic() + 20
+    while not before.exists() or not before.read_text():
+        assert time.monotonic() < deadline, "the orphan never got going"
+        time.sleep(0.01)
+    pid = int(before.read_text())
+    while not gone(pid):
+        assert time.monotonic() < deadline, "the orphan did not exit"
+        time.sleep(0.01)
+    assert not (tmp_path / "after").exists()
 
 
 def test_a_lock_dir_others_control_is_refused(tmp_path: Path) -> None:

@@ -15,13 +15,13 @@ holder dies, however it dies, SIGKILL included. Nothing is left to clean up; a s
 file is harmless (its PID is only read while someone holds the lock).
 
 With ``--no-overlap`` the job is never exec'd: if-master stays as its supervisor and keeps
-the only descriptor, which the job's tree does not inherit (``O_CLOEXEC``). Every exit path
-of the supervisor (the job ends, a signal is forwarded, the VIP is lost, an error) first
-kills the job's process group and descendants and reaps them, then releases the lock, so
-the lock outlives the job. If the supervisor itself is SIGKILLed, the kernel closes its
-descriptor and the lock is free at once (between fork and exec the child shares the
-descriptor, ``O_CLOEXEC`` acts at exec: a supervisor killed in that window frees the lock
-when the child execs or dies); the job's direct child was started with
+the only descriptor, which the job's tree does not inherit (``O_CLOEXEC``). On every exit
+path (the job ends, a signal is forwarded, the VIP is lost, an error) the supervisor must
+first kill the job's process group and descendants and reap them, and only then release the
+lock (or simply exit), so the lock outlives the job. If the supervisor itself is SIGKILLed,
+the kernel closes its descriptor and the lock is free at once (between fork and exec the
+child shares the descriptor, ``O_CLOEXEC`` acts at exec: a supervisor killed in that window
+frees the lock when the child execs or dies); the job's direct child was started with
 ``set_pdeathsig(SIGKILL, supervisor_pid)`` (in the child, between fork and exec), so the
 kernel kills it too.
 
@@ -30,13 +30,13 @@ SIGKILLed. PDEATHSIG reaches the direct child only, and the supervisor's tree ki
 runs, so such a grandchild can still be at work when the next run takes the lock. We do
 *not* close that hole with a second, inherited descriptor held by the job: flock locks
 follow the open file description, so every descendant that keeps the inherited descriptor
-(any daemon the job starts, e.g. ``systemctl restart`` of a forking service, or a
-``nohup`` helper) would hold the lock for its whole life, and every later run would be
-skipped as an overlap, silently stopping the task. That failure is both likelier and
-worse than the one it prevents, which needs the supervisor SIGKILLed (OOM killer,
-``kill -9``) *and* a grandchild that outlives its killed parent. Jobs that must be airtight
-against that can run under ``systemd-run --scope`` or their own ``flock(1)``.
-"""
+(any background process the job leaves behind: ``nohup helper &``, ``setsid``, a daemon
+started by hand that does not close inherited descriptors) would hold the lock for its whole
+life, and every later run would be skipped as an overlap, naming a long-gone PID. That
+failure is both likelier and worse than the one it prevents, which needs the supervisor
+SIGKILLed (OOM killer, ``kill -9``) *and* a grandchild that outlives its killed parent. Jobs
+that must be airtight against that can run under ``systemd-run --scope`` or their own
+``flock(1)``."""
 
 from __future__ import annotations
 

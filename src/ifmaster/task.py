@@ -36,7 +36,8 @@ life, and every later run would be skipped as an overlap, naming a long-gone PID
 failure is both likelier and worse than the one it prevents, which needs the supervisor
 SIGKILLed (OOM killer, ``kill -9``) *and* a grandchild that outlives its killed parent. Jobs
 that must be airtight against that can run under ``systemd-run --scope`` or their own
-``flock(1)``."""
+``flock(1)``.
+"""
 
 from __future__ import annotations
 

@@ -161,9 +161,9 @@ def record_check(metrics_dir: str, task: str, outcome: str, *, at: float) -> boo
     return record(metrics_dir, task, TaskEvent(outcome=outcome, checked_at=at))
 
 
-def record_start(metrics_dir: str, task: str, *, at: float, outcome: str = "master") -> bool:
+def record_start(metrics_dir: str, task: str, *, at: float) -> bool:
     """The check that found this node the master and the start of the run: one write."""
-    return record(metrics_dir, task, TaskEvent(outcome=outcome, checked_at=at, started_at=at))
+    return record(metrics_dir, task, TaskEvent(outcome="master", checked_at=at, started_at=at))
 
 
 def record_end(

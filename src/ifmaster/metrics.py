@@ -20,7 +20,6 @@ on stderr and ``record()`` returns False. It never raises for the OS's sake.
 from __future__ import annotations
 
 import os
-import sys
 
 #: What the last check found. ``master``: this node acts as master (the job runs);
 #: ``overlap``: master, but the previous run still holds the --no-overlap lock. The others
@@ -364,9 +363,6 @@ def _write_atomically(path: str, metrics_dir: str, task: str, text: str) -> None
 
 
 def _warn(path: str, error: OSError) -> None:
-    reason = error.strerror or str(error)
-    try:
-        sys.stderr.write(f"if-master: warning: cannot update metrics {path}: {reason}\n")
-        sys.stderr.flush()
-    except (OSError, ValueError, AttributeError):
-        pass  # stderr closed: the metrics are lost, the decision stands
+    from .errors import say
+
+    say(f"warning: cannot update metrics {path}: {error.strerror or error}")

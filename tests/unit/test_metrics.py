@@ -191,7 +191,7 @@ def test_twenty_concurrent_writers_lose_no_increment(tmp_path: Path) -> None:
 
 
 def test_an_unwritable_dir_warns_once_and_returns_false(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     missing = tmp_path / "missing"
     assert not record_check(str(missing), "backup", "not_held", at=1.0)
@@ -202,7 +202,7 @@ def test_an_unwritable_dir_warns_once_and_returns_false(
     occupied.mkdir()
     prom(occupied).mkdir()  # the rename cannot replace a directory
     assert not record_end(str(occupied), "backup", status=0, signal=None, started=1, ended=2)
-    err = capsys.readouterr().err.splitlines()
+    err = capfd.readouterr().err.splitlines()
     assert len(err) == 3, err
     assert err[0].startswith(f"if-master: warning: cannot update metrics {missing}/if_master_")
     assert "No such file or directory" in err[0]

@@ -23,6 +23,7 @@ from .vip import ENV_VIP, Vip, VipError, parse_vip, vips_from_env
 #: Upper bounds of the time options, in seconds: a day to hold, an hour to stop.
 MAX_MIN_HOLD = 86400.0
 MAX_GRACE = 3600.0
+MAX_TIMEOUT = 31 * 86400.0
 #: Linux's IFNAMSIZ less the terminating NUL: no interface or label name is longer.
 MAX_IFNAME = 15
 
@@ -39,6 +40,7 @@ Exit status:
        not master with a command: 0 (or --not-master-exit N)
   {ExitCode.NOT_MASTER:<5}check mode (no command): this host is not the master
   {ExitCode.SPLIT_BRAIN:<5}--arp-probe: another machine answers for the VIP; nothing ran
+  {ExitCode.TIMEOUT:<5}--timeout: the command ran too long and was stopped
   {ExitCode.FAILURE:<5}if-master failed (bad option or VIP, unreadable interfaces); nothing ran
   {ExitCode.CANNOT_INVOKE:<5}the command was found but could not be executed
   {ExitCode.NOT_FOUND:<5}the command was not found
@@ -70,8 +72,9 @@ class Seconds(click.ParamType):  # type: ignore[type-arg]
 
     name = "seconds"
 
-    def __init__(self, maximum: float) -> None:
+    def __init__(self, maximum: float, positive: bool = False) -> None:
         self.maximum = maximum
+        self.positive = positive  # 0 excluded
 
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
@@ -82,9 +85,14 @@ class Seconds(click.ParamType):  # type: ignore[type-arg]
             number = float(value)
         except ValueError:
             self.fail(f"{value!r} is not a number of seconds", param, ctx)
-        if not math.isfinite(number) or not 0 <= number <= self.maximum:
+        if (
+            not math.isfinite(number)
+            or not 0 <= number <= self.maximum
+            or (self.positive and number == 0)
+        ):
+            low = "more than 0" if self.positive else "0"
             self.fail(
-                f"{value!r} is not a number of seconds from 0 to {self.maximum:g}", param, ctx
+                f"{value!r} is not a number of seconds from {low} to {self.maximum:g}", param, ctx
             )
         return number
 
@@ -112,6 +120,20 @@ class InterfaceName(click.ParamType):  # type: ignore[type-arg]
                 ctx,
             )
         return text
+
+
+class TaskName(click.ParamType):  # type: ignore[type-arg]
+    """A task name usable as a Prometheus label value and a file name."""
+
+    name = "task"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from .task import validate_task
+
+        try:
+            return validate_task(value)
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
 
 
 @click.command(
@@ -188,6 +210,52 @@ class InterfaceName(click.ParamType):  # type: ignore[type-arg]
     "3600 [default: 5].",
 )
 @click.option(
+    "--timeout",
+    type=Seconds(MAX_TIMEOUT, positive=True),
+    metavar="SECONDS",
+    help="Supervise the command and stop its whole tree after SECONDS (SIGTERM, SIGKILL "
+    f"after --grace); exit {ExitCode.TIMEOUT} like coreutils timeout. Up to 31 days.",
+)
+@click.option(
+    "--task",
+    type=TaskName(),
+    envvar="IF_MASTER_TASK",
+    metavar="NAME",
+    help="The job's name in metrics, syslog lines and lock files: letters, digits, _ - . "
+    "(also IF_MASTER_TASK). Needed by --no-overlap and --metrics-dir.",
+)
+@click.option(
+    "--no-overlap",
+    is_flag=True,
+    help="With --task: on the master, hold an exclusive lock for the job's lifetime; if the "
+    "previous run still holds it, run nothing, say so with its PID, and exit with "
+    "--overlap-exit.",
+)
+@click.option(
+    "--overlap-exit",
+    type=click.IntRange(0, 255),
+    default=0,
+    show_default=True,
+    metavar="N",
+    help="Exit status when --no-overlap skips a run.",
+)
+@click.option(
+    "--lock-dir",
+    envvar="IF_MASTER_LOCK_DIR",
+    default="/run/lock/if-master",
+    show_default=True,
+    metavar="DIR",
+    help="Where --no-overlap keeps TASK.lock (created 0755; also IF_MASTER_LOCK_DIR).",
+)
+@click.option(
+    "--metrics-dir",
+    envvar="IF_MASTER_METRICS_DIR",
+    metavar="DIR",
+    help="With --task: every run on every node rewrites DIR/if_master_TASK.prom for "
+    "node_exporter's textfile collector (also IF_MASTER_METRICS_DIR). The master then "
+    "supervises the job to learn its end.",
+)
+@click.option(
     "-v", "--verbose", is_flag=True, help="Explain the decision on stderr (with --explain too)."
 )
 @click.option(
@@ -236,6 +304,12 @@ def _command(
     min_hold: float | None,
     watch: bool,
     grace: float | None,
+    timeout: float | None,
+    task: str | None,
+    no_overlap: bool,
+    overlap_exit: int,
+    lock_dir: str,
+    metrics_dir: str | None,
     verbose: bool,
     syslog: bool,
     explain: bool,
@@ -255,6 +329,10 @@ def _command(
         raise click.UsageError("--grace only applies with --watch")
     if watch and not command:
         raise click.UsageError("--watch needs a command to supervise")
+    if timeout is not None and not command:
+        raise click.UsageError("--timeout needs a command to supervise")
+    if no_overlap and not task:
+        raise click.UsageError("--no-overlap needs --task NAME (the lock's name)")
     if (explain or as_json) and command:
         raise click.UsageError("--explain only explains: it runs no command")
     request = Request(
@@ -273,6 +351,14 @@ def _command(
         watch=watch,
         grace=5.0 if grace is None else grace,
         explain=("json" if as_json else "text") if explain or as_json else None,
+        timeout=timeout,
+        task=task,
+        no_overlap=no_overlap,
+        overlap_exit=overlap_exit,
+        lock_dir=lock_dir,
+        # Without a task there is no file to write: IF_MASTER_METRICS_DIR atop a crontab
+        # then leaves the jobs that have no --task as they are.
+        metrics_dir=metrics_dir if task else None,
     )
     return act(request, action)
 

@@ -15,6 +15,8 @@ class ExitCode(IntEnum):
     NOT_MASTER = status.NOT_MASTER
     #: --arp-probe: another machine answers for a VIP we hold; the command did not run.
     SPLIT_BRAIN = status.SPLIT_BRAIN
+    #: --timeout: the command ran longer and was stopped (as coreutils timeout).
+    TIMEOUT = status.TIMEOUT
     #: if-master itself failed (bad input, unreadable interfaces); the command did not run.
     FAILURE = status.FAILURE
     #: The command was found but could not be executed (permissions, bad format...).

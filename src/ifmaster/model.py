@@ -67,7 +67,21 @@ class Request:
 class Action:
     """What to do with the verdict: run a command (exec or supervised), check, or explain."""
 
-    __slots__ = ("command", "explain", "grace", "not_master_exit", "syslog", "verbose", "watch")
+    __slots__ = (
+        "command",
+        "explain",
+        "grace",
+        "lock_dir",
+        "metrics_dir",
+        "no_overlap",
+        "not_master_exit",
+        "overlap_exit",
+        "syslog",
+        "task",
+        "timeout",
+        "verbose",
+        "watch",
+    )
 
     def __init__(
         self,
@@ -79,6 +93,12 @@ class Action:
         watch: bool = False,
         grace: float = 5.0,
         explain: str | None = None,
+        timeout: float | None = None,
+        task: str | None = None,
+        no_overlap: bool = False,
+        overlap_exit: int = 0,
+        lock_dir: str = "/run/lock/if-master",
+        metrics_dir: str | None = None,
     ) -> None:
         self.command = command  # empty: check mode
         self.not_master_exit = not_master_exit
@@ -87,6 +107,17 @@ class Action:
         self.watch = watch  # run supervised, stop on VIP loss (see watch.py)
         self.grace = grace  # seconds between SIGTERM and SIGKILL when stopping
         self.explain = explain  # None, "text" or "json": an explain is a check that prints
+        self.timeout = timeout  # seconds before the command's tree is stopped (exit 124)
+        self.task = task  # the job's name: metrics, syslog, lock; None: none of them
+        self.no_overlap = no_overlap
+        self.overlap_exit = overlap_exit
+        self.lock_dir = lock_dir
+        self.metrics_dir = metrics_dir  # set only with a task
+
+    @property
+    def supervised(self) -> bool:
+        """Whether the command runs as a child instead of replacing if-master (exec)."""
+        return self.watch or self.timeout is not None or self.no_overlap or bool(self.metrics_dir)
 
 
 class Address:

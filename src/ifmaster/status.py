@@ -8,6 +8,7 @@ everything else (help, errors, tests).
 OK = 0
 NOT_MASTER = 1
 SPLIT_BRAIN = 3
+TIMEOUT = 124
 FAILURE = 125
 CANNOT_INVOKE = 126
 NOT_FOUND = 127

@@ -33,7 +33,9 @@ def _keepalived(verdict: Verdict) -> Verdict:
         raise IfMasterError(status.FAILURE, str(e)) from None
     if not pids:
         return verdict.replace(
-            findings=[f.refused(STALE) if f.counted else f for f in verdict.findings]
+            findings=[
+                f.refused(STALE, "keepalived_down") if f.counted else f for f in verdict.findings
+            ]
         )
     note = f"keepalived is running here (PID {', '.join(map(str, pids))})"
     return verdict.replace(notes=[*verdict.notes, note])

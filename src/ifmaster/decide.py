@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from .model import IFA_F_DADFAILED, IFA_F_TENTATIVE, Address, Finding, Interface, Request, Verdict
 
+UNKNOWN_AGE = "address age unknown (--min-hold)"
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .vip import Vip
@@ -40,14 +42,24 @@ def _finding(request: Request, iface: Interface, vip: Vip, address: Address) -> 
         # The oldest copy on this interface: an age only grows while the VIP stays.
         ages = [a.age for a in iface.addresses if a.packed == vip.packed and a.age is not None]
         age = max(ages, default=None)
+    why = why_not_counted(request, iface, vip, address, age)
     return Finding(
         vip=vip,
         interface=iface.name,
         index=iface.index,
         label=address.label,
-        why_not=why_not_counted(request, iface, vip, address, age),
+        why_not=why,
+        kind="too_young"
+        if why is not None and why in (UNKNOWN_AGE, _young(age, request.min_hold))
+        else None,
         age=age,
     )
+
+
+def _young(age: float | None, min_hold: float | None) -> str | None:
+    if age is None or min_hold is None or age >= min_hold:
+        return None
+    return f"held for {age:.1f} s, less than --min-hold {min_hold:g} s"
 
 
 def why_not_counted(
@@ -60,10 +72,8 @@ def why_not_counted(
     if why or request.min_hold is None:
         return why
     if age is None:
-        return "address age unknown (--min-hold)"
-    if age < request.min_hold:
-        return f"held for {age:.1f} s, less than --min-hold {request.min_hold:g} s"
-    return None
+        return UNKNOWN_AGE
+    return _young(age, request.min_hold)
 
 
 def interface_excluded(request: Request, iface: Interface, label: str | None = None) -> str | None:

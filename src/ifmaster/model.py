@@ -179,7 +179,7 @@ class Interface:
 class Finding:
     """One copy of a wanted VIP on an interface: whether it counts, and if not, why."""
 
-    __slots__ = ("age", "counted", "index", "interface", "label", "vip", "why_not")
+    __slots__ = ("age", "counted", "index", "interface", "kind", "label", "vip", "why_not")
 
     def __init__(
         self,
@@ -189,6 +189,7 @@ class Finding:
         index: int = 0,
         label: str | None = None,
         why_not: str | None = None,
+        kind: str | None = None,
         age: float | None = None,
     ) -> None:
         self.vip = vip
@@ -197,6 +198,9 @@ class Finding:
         self.label = label
         self.why_not = why_not  # None: this copy counts
         self.counted = why_not is None
+        # Why not, as a word for metrics: "too_young" (--min-hold), "keepalived_down", or
+        # None for the rest (the VIP is not held here in a way that counts).
+        self.kind = kind
         self.age = age  # known only with --min-hold
 
     @property
@@ -212,7 +216,7 @@ class Finding:
             return f"{self.vip} is on {self.where}, {self.why_not}"
         return f"{self.vip} on {self.where} does not count: {self.why_not}"
 
-    def refused(self, why: str) -> Finding:
+    def refused(self, why: str, kind: str) -> Finding:
         """The same copy, no longer counted (a check after decide() said no)."""
         return Finding(
             vip=self.vip,
@@ -220,6 +224,7 @@ class Finding:
             index=self.index,
             label=self.label,
             why_not=why,
+            kind=kind,
             age=self.age,
         )
 
@@ -259,6 +264,20 @@ class Verdict:
     @property
     def master(self) -> bool:
         return self.conflict is None and any(f.counted for f in self.findings)
+
+    @property
+    def outcome(self) -> str:
+        """The verdict as one word, for metrics: master, split_brain, keepalived_down,
+        too_young or not_held."""
+        if self.conflict:
+            return "split_brain"
+        if self.master:
+            return "master"
+        kinds = {f.kind for f in self.findings}
+        for kind in ("keepalived_down", "too_young"):
+            if kind in kinds:
+                return kind
+        return "not_held"
 
     def replace(
         self,

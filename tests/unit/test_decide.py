@@ -195,3 +195,23 @@ def test_min_hold_does_not_override_other_rules() -> None:
     table = [iface("lo", addr("10.0.0.100", age=99.0), loopback=True)]
     v = decide(Request(vips=[parse_vip("10.0.0.100")], min_hold=1), table)
     assert not v.master and "loopback" in reasons(v)[0]
+
+
+def test_outcome_names_why_not_for_metrics() -> None:
+    vip = [parse_vip("10.0.0.100")]
+    assert decide(Request(vips=vip), [iface("eth0", "10.0.0.100")]).outcome == "master"
+    assert decide(Request(vips=vip), [iface("eth0", "10.0.0.1")]).outcome == "not_held"
+    young = [iface("eth0", addr("10.0.0.100", age=1.0))]
+    assert decide(Request(vips=vip, min_hold=3), young).outcome == "too_young"
+    assert decide(Request(vips=vip, min_hold=3), [iface("eth0", "10.0.0.100")]).outcome == (
+        "too_young"  # age unknown: not counted, for the same rule
+    )
+    assert decide(Request(vips=vip, min_hold=0.5), young).outcome == "master"
+    down = [iface("eth0", addr("10.0.0.100", age=9.0), up=False)]
+    assert decide(Request(vips=vip, min_hold=3), down).outcome == "not_held"
+    verdict = decide(Request(vips=vip), [iface("eth0", "10.0.0.100")])
+    stale = verdict.replace(
+        findings=[f.refused("stale", "keepalived_down") for f in verdict.findings]
+    )
+    assert stale.outcome == "keepalived_down" and not stale.master
+    assert verdict.replace(conflict="other MAC").outcome == "split_brain"

@@ -3,8 +3,10 @@
 Both front ends (the hot-path pre-parse and click) end here with a Request and an Action.
 The statuses, for every mode alike: split brain 3; not master ``--not-master-exit`` if
 given, else 0 with a command and 1 without; master without a command 0; with a command,
-the command's own (exec) or its supervised end (--watch). An ``--explain`` is a check that
-also prints its rendering of the verdict.
+the command's own (exec) or its supervised end (--watch, --timeout: 124, --no-overlap,
+--metrics-dir); a run skipped for overlap ``--overlap-exit``. An ``--explain`` is a check
+that also prints its rendering of the verdict. With ``--task`` and ``--metrics-dir`` every
+one of these outcomes is recorded, errors included.
 """
 
 from __future__ import annotations
@@ -51,18 +53,29 @@ def act(request: Request, action: Action) -> int:
     if action.syslog:
         from .audit import Audit
 
-        audit = Audit()
+        audit = Audit(task=action.task)
     try:
         return _act(request, action, audit)
     except IfMasterError as e:  # unreadable interfaces, a failed check, a failed start
         if audit:
             audit.failed(e.message)
+        _record(action, "error")
         raise
+
+
+def _record(action: Action, outcome: str) -> None:
+    """--metrics-dir: a check that did not run the task (a failure only warns)."""
+    if action.metrics_dir and action.task:
+        import time
+
+        from .metrics import record_check
+
+        record_check(action.metrics_dir, action.task, outcome, at=time.time())
 
 
 def _act(request: Request, action: Action, audit: Audit | None) -> int:
     events = None
-    if action.watch:
+    if action.watch and action.command:
         from .netlink import AddressEvents
 
         # Subscribed before the snapshot: a change between the decision and the start of
@@ -84,36 +97,83 @@ def _act(request: Request, action: Action, audit: Audit | None) -> int:
         if verdict.conflict:
             # Loud whatever --verbose says: two holders means one job may already run twice.
             say(f"split brain, not running: {verdict.conflict}")
+            _record(action, verdict.outcome)
             return status.SPLIT_BRAIN
         if not verdict.master:
+            _record(action, verdict.outcome)
             if action.not_master_exit is not None:
                 return action.not_master_exit
             return status.OK if action.command else status.NOT_MASTER
         if not action.command:
+            _record(action, verdict.outcome)
             return status.OK
-        if events is not None:
-            return _supervise(request, action, verdict, events, audit)
-        from .run import exec_command
+        if not action.supervised:
+            from .run import exec_command
 
-        exec_command(action.command)
+            exec_command(action.command)
+        lock = None
+        if action.no_overlap and action.task:
+            from .task import LockBusy, acquire
+
+            try:
+                lock = acquire(action.task, action.lock_dir)
+            except LockBusy as e:
+                say(str(e))
+                if audit:
+                    audit.overlap(action.command, str(e))
+                _record(action, "overlap")
+                return action.overlap_exit
+            except OSError as e:
+                raise IfMasterError(status.FAILURE, f"--no-overlap: {e}") from None
+        try:
+            return _supervise(request, action, verdict, events, audit)
+        finally:
+            if lock is not None:  # the supervisor has reaped the job's tree by now
+                lock.release()
     finally:
         if events is not None:
             events.close()
 
 
 def _supervise(
-    request: Request, action: Action, verdict: Verdict, events: AddressEvents, audit: Audit | None
+    request: Request,
+    action: Action,
+    verdict: Verdict,
+    events: AddressEvents | None,
+    audit: Audit | None,
 ) -> int:
-    """--watch: run the command as a child while the VIP stays; stop it when it goes."""
+    """Run the command as a child: until it ends, --timeout, or (--watch) the VIP goes."""
+    import time
+
     from .watch import supervise
 
     again = request.while_running()
-    on_end = None
-    if audit is not None:
-        logger = audit
+    started = time.time()
+    started_mono = time.monotonic()
+    if action.metrics_dir and action.task:
+        from .metrics import record_start
 
-        def on_end(how: str, lost: bool) -> None:
-            logger.ended(action.command, how, lost)
+        record_start(action.metrics_dir, action.task, at=started)
+
+    def on_end(wait_status: int, how: str, lost: bool) -> None:
+        """Told before supervise() returns or re-raises the command's death signal."""
+        if audit is not None:
+            audit.ended(action.command, how, lost)
+        if action.metrics_dir and action.task:
+            import os
+
+            from .metrics import record_end
+
+            signaled = os.WIFSIGNALED(wait_status)
+            record_end(
+                action.metrics_dir,
+                action.task,
+                status=None if signaled else os.WEXITSTATUS(wait_status),
+                signal=os.WTERMSIG(wait_status) if signaled else None,
+                started=started,
+                ended=time.time(),
+                duration=time.monotonic() - started_mono,
+            )
 
     return supervise(
         action.command,
@@ -123,6 +183,7 @@ def _supervise(
         vips=frozenset(v.packed for v in request.vips),
         keepalived=request.require_keepalived,
         grace=action.grace,
+        timeout=action.timeout,
         say=say,
         on_end=on_end,
     )

@@ -22,13 +22,16 @@ ERR, WARNING, INFO = 3, 4, 6
 class Audit:
     """Sends the audit lines of one if-master run."""
 
-    def __init__(self, path: str | None = None) -> None:
+    def __init__(self, path: str | None = None, task: str | None = None) -> None:
         self.path = path or os.environ.get(ENV_SOCKET) or DEFAULT_SOCKET
+        self.task = task  # with --task, every line starts "task=NAME ": one grep per job
         self.warned = False
 
     def send(self, severity: int, text: str) -> None:
         from _socket import AF_UNIX, SOCK_DGRAM, socket
 
+        if self.task:
+            text = f"task={self.task} {text}"
         data = f"<{FACILITY_CRON * 8 + severity}>if-master[{os.getpid()}]: {text}"
         sock = socket(AF_UNIX, SOCK_DGRAM)
         try:
@@ -61,6 +64,10 @@ class Audit:
     def ended(self, command: list[str], how: str, lost: bool) -> None:
         """--watch: the second line, when the supervised command has ended."""
         self.send(WARNING if lost else INFO, f"ended: {_quote(command)}: {how}")
+
+    def overlap(self, command: list[str], message: str) -> None:
+        """--no-overlap: the previous run still holds the lock."""
+        self.send(WARNING, f"skipped: {_quote(command)}: {message}")
 
     def failed(self, message: str) -> None:
         self.send(ERR, f"failed: {message}")

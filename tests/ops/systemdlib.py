@@ -67,7 +67,7 @@ def cgroup2_root() -> Path | None:
 
 
 def require_live_systemd() -> Path:
-    """Root, namespaces, systemd, nsenter/unshare and cgroup v2, or skip (fail in CI); the v2 root."""
+    """Root, systemd, nsenter/unshare, cgroup v2, or skip (fail in CI); the cgroup v2 root."""
     require_root_netns()
     require(os.access(SYSTEMD, os.X_OK), f"{SYSTEMD} not found (apt-get install systemd)")
     for tool in ("nsenter", "unshare"):
@@ -165,7 +165,7 @@ class Container:
             "sh", "-c", script, "sh", str(self.cgroup),
             *self.ns.exec_argv(
                 ["unshare", "--pid", "--fork", "--mount", "--cgroup", "--uts",
-                 "sh", str(init), str(self.workdir), self.name]
+                 "sh", str(init), str(self.workdir)]
             ),
         ]  # fmt: skip
         log = (self.workdir / "console.log").open("a")
@@ -251,9 +251,12 @@ class Container:
         out = self.systemctl("show", unit, *(f"--property={p}" for p in props)).stdout
         return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
-    def journal(self, unit: str) -> list[str]:
-        """The unit's journal lines, messages only (``-o cat``)."""
-        r = self.run(["journalctl", "--no-pager", "-o", "cat", "-u", unit])
+    def journal(self, unit: str, since: float | None = None) -> list[str]:
+        """The unit's journal lines, messages only (``-o cat``), since a ``time.time()``."""
+        argv = ["journalctl", "--no-pager", "-o", "cat", "-u", unit]
+        if since is not None:
+            argv.append(f"--since=@{since:.6f}")
+        r = self.run(argv)
         return r.stdout.splitlines()
 
     def daemon_reload(self) -> None:

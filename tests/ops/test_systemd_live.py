@@ -3,7 +3,7 @@
 Each node is a ``tests.ops.systemdlib`` container in a network namespace of its own; the
 master's namespace holds the VIP. The units are the examples as shipped, with only the paths
 (the installed console script under test; stand-ins for ``/usr/local/bin/*.sh``, which log to
-the node's directory) and the schedule (every 2 s instead of 02:00, ``AccuracySec=`` 10 ms
+the node's directory) and the schedule (every 3 s instead of 02:00, ``AccuracySec=`` 10 ms
 instead of systemd's default minute) adapted. The outcomes are read from systemd itself
 (``systemctl show``), from the journal inside the container (journald runs there) and from
 what the stand-in jobs wrote.
@@ -11,10 +11,8 @@ what the stand-in jobs wrote.
 
 from __future__ import annotations
 
-import os
-import shlex
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -22,13 +20,14 @@ import pytest
 
 from tests.netnslib import IF_MASTER, Netns, NetnsFactory, veth
 from tests.ops.opslib import EXAMPLES, INSTALLED
-from tests.ops.systemdlib import Container, live_systemd, require_live_systemd
+from tests.ops.systemdlib import DIST_UNITS, Container, live_systemd, require_live_systemd
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
 
 VIP = "10.0.0.100"
 BAD_VIP = "10.0.0.1OO"
-SCHEDULE = "OnCalendar=*:*:0/2\nAccuracySec=10ms"
+#: Every 3 s: faster would hit systemd's default start limit (5 starts in 10 s).
+SCHEDULE = "OnCalendar=*:*:0/3\nAccuracySec=10ms"
 ONCALENDAR = "OnCalendar=*-*-* 02:00:00"
 BACKUP = "if-master-backup.service"
 TIMER = "if-master-backup.timer"
@@ -104,8 +103,8 @@ def two_nodes(netns_factory: NetnsFactory) -> tuple[Netns, Netns]:
     require_live_systemd()
     master, other = netns_factory("ifsdm"), netns_factory("ifsdo")
     veth(master, "eth0", other, "eth0")
-    master.ip("addr", "add", f"10.0.0.1/24", "dev", "eth0")
-    other.ip("addr", "add", f"10.0.0.2/24", "dev", "eth0")
+    master.ip("addr", "add", "10.0.0.1/24", "dev", "eth0")
+    other.ip("addr", "add", "10.0.0.2/24", "dev", "eth0")
     master.ip("addr", "add", f"{VIP}/32", "dev", "eth0")
     return master, other
 
@@ -133,11 +132,16 @@ def boot(
     ns: Netns,
     workdir: Path,
     name: str,
+    *,
     extra: dict[str, str] | None = None,
-    **kw: object,
+    enable_extra: Sequence[str] = (),
+    files: Mapping[str, str] | None = None,
+    vip: str = VIP,
 ) -> Container:
-    units = {**node_units(workdir, **kw), KEEP: KEEP_UNIT, **(extra or {})}  # type: ignore[arg-type]
-    return stack.enter_context(live_systemd(ns, workdir, units, name=name, enable=[KEEP]))
+    """A booted node with the example units (adapted), torn down with ``stack``."""
+    units = {**node_units(workdir, vip=vip), KEEP: KEEP_UNIT, **(extra or {})}
+    node = live_systemd(ns, workdir, units, name=name, enable=[KEEP, *enable_extra], files=files)
+    return stack.enter_context(node)
 
 
 def inactive(node: Container, unit: str) -> bool:
@@ -146,6 +150,17 @@ def inactive(node: Container, unit: str) -> bool:
 
 def outcome(node: Container, unit: str) -> dict[str, str]:
     return node.show(unit, "Result", "ActiveState", "ExecMainStatus")
+
+
+def wait_finished(node: Container) -> None:
+    """Until the backup service is not running (a firing may be under way)."""
+    node.wait_for("backup finished", lambda: inactive(node, BACKUP))
+
+
+def stop_timers(nodes: Iterable[Container]) -> None:
+    for node in nodes:
+        node.systemctl("stop", TIMER)
+        wait_finished(node)
 
 
 def is_failed(node: Container, unit: str) -> bool:
@@ -162,9 +177,7 @@ def test_backup_timer_runs_on_the_master_only(
         node.systemctl("enable", "--now", TIMER)  # as the timer's comment says
     a.wait_for("3 backup runs", lambda: len(runs(a.workdir)) >= 3, timeout=30)
     b.wait_for("3 skips", lambda: b.journal(BACKUP).count("if-master: not master") >= 3, timeout=30)
-    for node in (a, b):
-        node.systemctl("stop", TIMER)
-        node.wait_for("backup finished", lambda n=node: inactive(n, BACKUP))  # type: ignore[misc]
+    stop_timers([a, b])
     ran, journal_a, journal_b = runs(a.workdir), a.journal(BACKUP), b.journal(BACKUP)
     assert {node for _, node in ran} == {"a"} and runs(b.workdir) == []
     assert outcome(a, BACKUP) == {
@@ -193,7 +206,7 @@ def test_bad_vip_skips_the_unit_or_fails_it_with_the_commented_variant(
     a = boot(stack, two_nodes[0], tmp_path / "a", "a")
     dropin = a.workdir / "units" / f"{BACKUP}.d" / "bad-vip.conf"
     dropin.parent.mkdir()
-    (line,) = [l for l in example(BACKUP).splitlines() if l.startswith("ExecCondition=")]
+    (line,) = [x for x in example(BACKUP).splitlines() if x.startswith("ExecCondition=")]
     dropin.write_text(f"[Service]\nExecCondition=\n{adapt(line, a.workdir, vip=BAD_VIP)}\n")
     a.daemon_reload()
     r = a.systemctl("start", BACKUP, check=False)
@@ -205,11 +218,11 @@ def test_bad_vip_skips_the_unit_or_fails_it_with_the_commented_variant(
     }
     assert not is_failed(a, BACKUP)
     journal = a.journal(BACKUP)
-    reasons = [l for l in journal if l.startswith("if-master: ")]
+    reasons = [x for x in journal if x.startswith("if-master: ")]
     assert len(reasons) == 1 and reasons[0].startswith("if-master: Invalid value for '--vip'")
     assert f"{BACKUP}: Skipped due to 'exec-condition'." in journal
 
-    (alt,) = [l[4:] for l in example(BACKUP).splitlines() if l.startswith("#   ExecCondition=")]
+    (alt,) = [x[4:] for x in example(BACKUP).splitlines() if x.startswith("#   ExecCondition=")]
     dropin.write_text(f"[Service]\nExecCondition=\n{adapt(alt, a.workdir, vip=BAD_VIP)}\n")
     a.daemon_reload()
     r = a.systemctl("start", BACKUP, check=False)
@@ -277,7 +290,7 @@ def test_long_job_runs_on_the_master_and_stops_with_the_vip(
     assert main_exit(a, LONG_JOB) == KILLED_BY_TERM
     assert not is_failed(a, LONG_JOB)
     journal = a.journal(LONG_JOB)
-    assert any(l.startswith(f"if-master: lost VIP {VIP} after ") for l in journal), journal
+    assert any(x.startswith(f"if-master: lost VIP {VIP} after ") for x in journal), journal
     assert f"{LONG_JOB}: Deactivated successfully." in journal
     # The job ran its SIGTERM handler (if-master sends SIGTERM to the group and then to every
     # descendant, so a shell in the group gets it twice), and nothing is left: not the job,
@@ -307,3 +320,144 @@ def test_long_job_runs_on_the_master_and_stops_with_the_vip(
     assert not inner_alive(a, daemon)
     assert a.cgroup_procs(LONG_JOB) == []
     print(f"\nsystemctl stop took {took:.2f} s")
+
+
+def calendar(at: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at))
+
+
+def schedule_once(nodes: Sequence[Container], lead: float = 3.0) -> float:
+    """Rewrite every node's timer to fire once, ``lead`` s from now (a whole second); when."""
+    due = float(int(time.time() + lead) + 1)
+    for node in nodes:
+        timer = node.units / TIMER
+        timer.write_text(
+            adapt(example(TIMER), node.workdir / "bin", f"OnCalendar={calendar(due)}\n"
+                  "AccuracySec=10ms\nPersistent=true")
+        )  # fmt: skip
+    return due
+
+
+def move_vip(src: Netns, dst: Netns) -> None:
+    src.ip("addr", "del", f"{VIP}/32", "dev", "eth0")
+    dst.ip("addr", "add", f"{VIP}/32", "dev", "eth0")
+
+
+def wait_until(when: float) -> None:
+    time.sleep(max(0.0, when - time.time()))
+
+
+def test_persistent_catch_up_runs_on_whoever_is_master_at_boot(
+    two_nodes: tuple[Netns, Netns], stack: ExitStack, tmp_path: Path
+) -> None:
+    """Persistent=true (not shipped): a missed firing catches up at boot on every node.
+
+    1. Both nodes down at the due time, VIP moved from a to b meanwhile: at boot both fire,
+       the job runs once, on b (the master at boot, not a, the master at the due time).
+    2. Only b down at the due time: a runs it then; the VIP moves to b, b boots and catches
+       up: the job has run twice for one due time. Hence the shipped timer has no Persistent=.
+    """
+    ns_a, ns_b = two_nodes
+    a = boot(stack, ns_a, tmp_path / "a", "a")
+    b = boot(stack, ns_b, tmp_path / "b", "b")
+    due = schedule_once([a, b])
+    for node in (a, b):
+        node.daemon_reload()
+        node.systemctl("enable", "--now", TIMER)
+    for node in (a, b):
+        assert node.show(TIMER, "ActiveState") == {"ActiveState": "active"}
+        node.kill()  # power cut before the due time: the stamp says "last ran before it"
+    assert time.time() < due, "too slow to stop the nodes before the due time"
+    move_vip(ns_a, ns_b)  # failover during the downtime
+    wait_until(due + 1)
+    booted = time.time()
+    for node in (a, b):
+        node.start()  # the timer is enabled (timers.target.wants): it starts at boot
+    b.wait_for("b's catch-up run", lambda: len(runs(b.workdir)) == 1)
+    a.wait_for("a's catch-up skip", lambda: "if-master: not master" in a.journal(BACKUP))
+    for node in (a, b):
+        wait_finished(node)
+        assert node.show(TIMER, "LastTriggerUSec")["LastTriggerUSec"] not in ("", "n/a")
+    assert runs(a.workdir) == []
+    ((stamp, _),) = runs(b.workdir)
+    assert stamp > booted  # at boot, not at the due time
+    assert outcome(a, BACKUP)["Result"] == "exec-condition"
+    assert outcome(b, BACKUP)["Result"] == "success"
+
+    # 2. Only b is down at the due time.
+    move_vip(ns_b, ns_a)
+    b.kill()
+    due = schedule_once([a, b])
+    a.daemon_reload()
+    a.systemctl("restart", TIMER)  # an elapsed one-shot timer stays elapsed across a reload
+    a.wait_for("a's run at the due time", lambda: len(runs(a.workdir)) == 1, timeout=15)
+    ((ran_a, _),) = runs(a.workdir)
+    assert due <= ran_a < due + 2
+    move_vip(ns_a, ns_b)
+    b.start()
+    b.wait_for("b's catch-up run", lambda: len(runs(b.workdir)) == 2)
+    assert runs(b.workdir)[1][0] > ran_a  # the same due time, run a second time
+    assert len(runs(a.workdir)) == 1
+
+
+KEEPALIVED = "keepalived.service"
+
+
+@pytest.mark.cluster
+def test_keepalived_failover_moves_the_timer_runs(
+    netns_factory: NetnsFactory, stack: ExitStack, tmp_path: Path
+) -> None:
+    """keepalived.service (Debian's unit) in each container; SIGTERM of the master's moves the VIP.
+
+    The next firings run on the new master only, and no firing runs on both nodes.
+    """
+    from tests.cluster.lab import Lab, require_keepalived
+
+    require_keepalived()
+    lab = Lab(netns_factory, tmp_path, 2)
+    nodes: dict[str, Container] = {}
+    for member in lab.nodes:
+        nodes[member.name] = boot(
+            stack,
+            member.ns,
+            tmp_path / member.name,
+            member.name,
+            extra={KEEPALIVED: (DIST_UNITS / KEEPALIVED).read_text()},
+            vip=lab.vip,
+            enable_extra=[KEEPALIVED],
+            files={
+                "/etc/keepalived/keepalived.conf": lab.config(lab, member),
+                # -P VRRP only; -l -D: log to the console, i.e. the journal
+                "/etc/default/keepalived": 'DAEMON_ARGS="-P -l -D"\n',
+            },
+        )
+    # The first node up may win the first election; the higher priority then preempts it.
+    winner = max(lab.nodes, key=lambda n: n.priority).name
+    lab.wait_holders(lambda h: set(h) == {winner}, "election", timeout=15)
+    old = nodes[winner]
+    new = next(n for n in nodes.values() if n is not old)
+    for node in nodes.values():
+        node.systemctl("enable", "--now", TIMER)
+    old.wait_for("2 runs on the master", lambda: len(runs(old.workdir)) >= 2, timeout=20)
+    t_stop = time.time()
+    old.systemctl("stop", KEEPALIVED)  # SIGTERM: it announces priority 0
+    lab.wait_holders(lambda h: set(h) == {new.name}, "failover", timeout=10)
+    t_moved = time.time()
+    new.wait_for(
+        "2 runs on the new master",
+        lambda: len([t for t, _ in runs(new.workdir) if t > t_moved]) >= 2,
+        timeout=20,
+    )
+    stop_timers(nodes.values())
+    ran_old, ran_new = runs(old.workdir), runs(new.workdir)
+    assert all(t < t_moved for t, _ in ran_old), (ran_old, t_moved)
+    assert all(t > t_stop for t, _ in ran_new), (ran_new, t_stop)
+    # Firings are 3 s apart and simultaneous on both nodes: none ran on both.
+    assert all(abs(t1 - t2) > 1 for t1, _ in ran_old for t2, _ in ran_new), (ran_old, ran_new)
+    skipped = old.journal(BACKUP, since=t_moved)
+    assert skipped.count("if-master: not master") >= 2, skipped
+    assert any(
+        x.endswith("(VI_1) Entering MASTER STATE") for x in new.journal(KEEPALIVED, since=t_stop)
+    )
+    old.wait_for("keepalived stopped", lambda: inactive(old, KEEPALIVED))
+    print(f"\nruns: old master {ran_old}, new master {ran_new}, failover {t_moved - t_stop:.2f} s")

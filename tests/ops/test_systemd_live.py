@@ -55,12 +55,13 @@ echo "$(date +%s.%N) {node}" >> {dir}/backup.runs
 
 # Stand-in for long-job.sh: a double-forked daemon child (its own session, reparented to the
 # supervisor), a background child in the job's group, and a SIGTERM handler that takes a
-# second to "clean up" and then dies by SIGTERM, as a well-behaved job does.
+# second to "clean up" and then dies by SIGTERM, as a well-behaved job does (``on_term``).
+DIE = "trap - TERM; kill -TERM $$"
 LONG_JOB_SH = """\
 #!/bin/sh
 echo $$ > {dir}/job.pid
 ( setsid sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > {dir}/daemon.pid )
-trap 'echo TERM >> {dir}/job.log; sleep 1; trap - TERM; kill -TERM $$' TERM
+trap 'echo TERM >> {dir}/job.log; sleep 1; {on_term}' TERM
 echo started >> {dir}/job.log
 sleep 1000 &
 wait $!
@@ -74,7 +75,7 @@ def node_units(
     bin_dir = workdir / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
     for name, text in (("backup.sh", BACKUP_SH), ("long-job.sh", LONG_JOB_SH)):
-        (bin_dir / name).write_text(text.format(dir=workdir, node=workdir.name))
+        (bin_dir / name).write_text(text.format(dir=workdir, node=workdir.name, on_term=DIE))
         (bin_dir / name).chmod(0o755)
     if persistent:
         assert schedule is not None
@@ -320,6 +321,38 @@ def test_long_job_runs_on_the_master_and_stops_with_the_vip(
     assert not inner_alive(a, daemon)
     assert a.cgroup_procs(LONG_JOB) == []
     print(f"\nsystemctl stop took {took:.2f} s")
+
+    # A job that exits 143 on SIGTERM instead of dying by it fails the unit on a VIP loss,
+    # unless 143 is declared a success.
+    (a.workdir / "bin" / "long-job.sh").write_text(
+        LONG_JOB_SH.format(dir=a.workdir, node="a", on_term="exit 143")
+    )
+    for dropin in ("", "[Service]\nSuccessExitStatus=143\n"):
+        if dropin:
+            conf = a.units / f"{LONG_JOB}.d" / "success.conf"
+            conf.parent.mkdir()
+            conf.write_text(dropin)
+            a.daemon_reload()
+        job_log.unlink()
+        a.systemctl("start", LONG_JOB)
+        a.wait_for("job started", lambda: job_log.exists())
+        master_ns.ip("addr", "del", f"{VIP}/32", "dev", "eth0")
+        a.wait_for("job stopped", lambda: inactive(a, LONG_JOB))
+        master_ns.ip("addr", "add", f"{VIP}/32", "dev", "eth0")
+        exited = {"ExecMainCode": "1", "ExecMainStatus": "143"}
+        if dropin:
+            assert main_exit(a, LONG_JOB) == {
+                "Result": "success",
+                "ActiveState": "inactive",
+                **exited,
+            }
+        else:
+            assert main_exit(a, LONG_JOB) == {
+                "Result": "exit-code",
+                "ActiveState": "failed",
+                **exited,
+            }
+        assert a.cgroup_procs(LONG_JOB) == []
 
 
 def calendar(at: float) -> str:

@@ -7,7 +7,10 @@ or the SysV generator would start every ``/etc/init.d`` service of the host), an
 container's own ``units/`` over ``/etc/systemd/system``: only the distribution's ``*.target``
 and ``*.slice`` units (without them every start fails: ``Unit sysinit.target not found``),
 journald and its socket, and the units under test. ``/var/lib/systemd`` (timer stamps) is a
-per-node directory that survives a restart of the node; ``/var/log/journal`` is a tmpfs.
+per-node directory that survives a restart of the node; ``/var/log/journal`` is a tmpfs;
+``/dev/console`` is the node's ``console.log`` (else systemd opens the host's console).
+Nothing else of the host is written: ``/dev`` is shared, so journald's ``/dev/log`` socket
+unit is left out.
 
 The launching shell moves itself into a cgroup v2 directory of its own (``unique_name``)
 *before* ``ip netns exec`` remounts ``/sys`` (writing ``cgroup.procs`` fails after that), and
@@ -49,6 +52,8 @@ mount --bind "$1/units" /etc/systemd/system
 mount --bind "$1/varlib" /var/lib/systemd
 [ ! -d /var/log/journal ] || mount -t tmpfs tmpfs /var/log/journal
 [ ! -f "$1/mounts.sh" ] || . "$1/mounts.sh"
+# systemd writes its status lines to /dev/console: this one's, not the host's.
+mount --bind "$1/console.log" /dev/console
 exec env -i container=if-master-test {systemd} --system --unit=multi-user.target
 """
 

@@ -68,21 +68,16 @@ wait $!
 """
 
 
-def node_units(
-    workdir: Path, schedule: str | None = SCHEDULE, vip: str = VIP, persistent: bool = False
-) -> dict[str, str]:
+def node_units(workdir: Path, vip: str = VIP) -> dict[str, str]:
     """The three example units, adapted, and their stand-in programs in workdir/bin."""
     bin_dir = workdir / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
     for name, text in (("backup.sh", BACKUP_SH), ("long-job.sh", LONG_JOB_SH)):
         (bin_dir / name).write_text(text.format(dir=workdir, node=workdir.name, on_term=DIE))
         (bin_dir / name).chmod(0o755)
-    if persistent:
-        assert schedule is not None
-        schedule += "\nPersistent=true"
     return {
         BACKUP: adapt(example(BACKUP), bin_dir, vip=vip),
-        TIMER: adapt(example(TIMER), bin_dir, schedule, vip=vip),
+        TIMER: adapt(example(TIMER), bin_dir, SCHEDULE, vip=vip),
         LONG_JOB: adapt(example(LONG_JOB), bin_dir, vip=vip),
     }
 
@@ -284,7 +279,8 @@ def test_long_job_runs_on_the_master_and_stops_with_the_vip(
     daemon = daemon_pid.read_text().strip()
     job = (a.workdir / "job.pid").read_text().strip()
     assert a.show(LONG_JOB, "SubState") == {"SubState": "running"}
-    assert len(a.cgroup_procs(LONG_JOB)) == 4  # if-master, the job, its sleep, the daemon
+    # if-master, the job, its sleep and the daemon, all in the unit's cgroup
+    a.wait_for("4 processes", lambda: len(a.cgroup_procs(LONG_JOB)) == 4)
     assert inner_alive(a, job) and inner_alive(a, daemon)
     master_ns.ip("addr", "del", f"{VIP}/32", "dev", "eth0")
     a.wait_for("job stopped", lambda: inactive(a, LONG_JOB))
@@ -359,7 +355,7 @@ def calendar(at: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at))
 
 
-def schedule_once(nodes: Sequence[Container], lead: float = 3.0) -> float:
+def schedule_once(nodes: Sequence[Container], lead: float = 4.0) -> float:
     """Rewrite every node's timer to fire once, ``lead`` s from now (a whole second); when."""
     due = float(int(time.time() + lead) + 1)
     for node in nodes:
@@ -425,7 +421,7 @@ def test_persistent_catch_up_runs_on_whoever_is_master_at_boot(
     a.systemctl("restart", TIMER)  # an elapsed one-shot timer stays elapsed across a reload
     a.wait_for("a's run at the due time", lambda: len(runs(a.workdir)) == 1, timeout=15)
     ((ran_a, _),) = runs(a.workdir)
-    assert due <= ran_a < due + 2
+    assert due <= ran_a < due + 5
     move_vip(ns_a, ns_b)
     b.start()
     b.wait_for("b's catch-up run", lambda: len(runs(b.workdir)) == 2)
@@ -472,6 +468,8 @@ def test_keepalived_failover_moves_the_timer_runs(
     for node in nodes.values():
         node.systemctl("enable", "--now", TIMER)
     old.wait_for("2 runs on the master", lambda: len(runs(old.workdir)) >= 2, timeout=20)
+    # Stopped right after a run, so the failover (about 1 s) ends before the next firing: a
+    # firing *during* a failover may run on both nodes, the race --min-hold is for.
     t_stop = time.time()
     old.systemctl("stop", KEEPALIVED)  # SIGTERM: it announces priority 0
     lab.wait_holders(lambda h: set(h) == {new.name}, "failover", timeout=10)

@@ -281,7 +281,7 @@ class Container:
                 pass
         return pids
 
-    def wait_for(self, what: str, ok: Callable[[], bool], timeout: float = 20) -> None:
+    def wait_for(self, what: str, ok: Callable[[], bool], timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while not ok():
             if time.monotonic() > deadline:

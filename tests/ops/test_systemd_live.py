@@ -171,8 +171,8 @@ def test_backup_timer_runs_on_the_master_only(
     b = boot(stack, two_nodes[1], tmp_path / "b", "b")
     for node in (a, b):
         node.systemctl("enable", "--now", TIMER)  # as the timer's comment says
-    a.wait_for("3 backup runs", lambda: len(runs(a.workdir)) >= 3, timeout=30)
-    b.wait_for("3 skips", lambda: b.journal(BACKUP).count("if-master: not master") >= 3, timeout=30)
+    a.wait_for("3 backup runs", lambda: len(runs(a.workdir)) >= 3, timeout=60)
+    b.wait_for("3 skips", lambda: b.journal(BACKUP).count("if-master: not master") >= 3, timeout=60)
     stop_timers([a, b])
     ran, journal_a, journal_b = runs(a.workdir), a.journal(BACKUP), b.journal(BACKUP)
     assert {node for _, node in ran} == {"a"} and runs(b.workdir) == []
@@ -355,7 +355,7 @@ def calendar(at: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at))
 
 
-def schedule_once(nodes: Sequence[Container], lead: float = 4.0) -> float:
+def schedule_once(nodes: Sequence[Container], lead: float = 3.0) -> float:
     """Rewrite every node's timer to fire once, ``lead`` s from now (a whole second); when."""
     due = float(int(time.time() + lead) + 1)
     for node in nodes:
@@ -389,14 +389,16 @@ def test_persistent_catch_up_runs_on_whoever_is_master_at_boot(
     ns_a, ns_b = two_nodes
     a = boot(stack, ns_a, tmp_path / "a", "a")
     b = boot(stack, ns_b, tmp_path / "b", "b")
-    due = schedule_once([a, b])
+    schedule_once([a, b], lead=3600)
     for node in (a, b):
         node.daemon_reload()
-        node.systemctl("enable", "--now", TIMER)
+        node.systemctl("enable", "--now", TIMER)  # its stamp file: "last triggered now"
     for node in (a, b):
         assert node.show(TIMER, "ActiveState") == {"ActiveState": "active"}
-        node.kill()  # power cut before the due time: the stamp says "last ran before it"
-    assert time.time() < due, "too slow to stop the nodes before the due time"
+        node.kill()  # power cut
+    # The due time falls in the downtime, after the stamp, whatever the machine's speed: the
+    # timer is rescheduled while the nodes are down (only the stamp persists anyway).
+    due = schedule_once([a, b], lead=0.5)
     move_vip(ns_a, ns_b)  # failover during the downtime
     wait_until(due + 1)
     booted = time.time()
@@ -419,9 +421,9 @@ def test_persistent_catch_up_runs_on_whoever_is_master_at_boot(
     due = schedule_once([a, b])
     a.daemon_reload()
     a.systemctl("restart", TIMER)  # an elapsed one-shot timer stays elapsed across a reload
-    a.wait_for("a's run at the due time", lambda: len(runs(a.workdir)) == 1, timeout=15)
+    a.wait_for("a's run at the due time", lambda: len(runs(a.workdir)) == 1)
     ((ran_a, _),) = runs(a.workdir)
-    assert due <= ran_a < due + 5
+    assert ran_a >= due  # on time (or caught up at once on a machine slower than the lead)
     move_vip(ns_a, ns_b)
     b.start()
     b.wait_for("b's catch-up run", lambda: len(runs(b.workdir)) == 2)
@@ -462,22 +464,22 @@ def test_keepalived_failover_moves_the_timer_runs(
         )
     # The first node up may win the first election; the higher priority then preempts it.
     winner = max(lab.nodes, key=lambda n: n.priority).name
-    lab.wait_holders(lambda h: set(h) == {winner}, "election", timeout=15)
+    lab.wait_holders(lambda h: set(h) == {winner}, "election", timeout=30)
     old = nodes[winner]
     new = next(n for n in nodes.values() if n is not old)
     for node in nodes.values():
         node.systemctl("enable", "--now", TIMER)
-    old.wait_for("2 runs on the master", lambda: len(runs(old.workdir)) >= 2, timeout=20)
+    old.wait_for("2 runs on the master", lambda: len(runs(old.workdir)) >= 2, timeout=60)
     # Stopped right after a run, so the failover (about 1 s) ends before the next firing: a
     # firing *during* a failover may run on both nodes, the race --min-hold is for.
     t_stop = time.time()
     old.systemctl("stop", KEEPALIVED)  # SIGTERM: it announces priority 0
-    lab.wait_holders(lambda h: set(h) == {new.name}, "failover", timeout=10)
+    lab.wait_holders(lambda h: set(h) == {new.name}, "failover", timeout=20)
     t_moved = time.time()
     new.wait_for(
         "2 runs on the new master",
         lambda: len([t for t, _ in runs(new.workdir) if t > t_moved]) >= 2,
-        timeout=20,
+        timeout=60,
     )
     stop_timers(nodes.values())
     ran_old, ran_new = runs(old.workdir), runs(new.workdir)

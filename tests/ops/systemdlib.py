@@ -46,8 +46,11 @@ mount -t proc proc /proc
 mount -t tmpfs tmpfs /sys/fs/cgroup
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 mount -t tmpfs tmpfs /run
-mount -t tmpfs tmpfs /usr/lib/systemd/system
-mount -t tmpfs tmpfs /usr/lib/systemd/system-generators
+for d in /usr/lib/systemd/system /lib/systemd/system /usr/lib/systemd/system-generators \
+        /lib/systemd/system-generators /usr/local/lib/systemd/system-generators \
+        /etc/systemd/system-generators; do
+    [ ! -d "$d" ] || mount -t tmpfs tmpfs "$d"
+done
 mount --bind "$1/units" /etc/systemd/system
 mount --bind "$1/varlib" /var/lib/systemd
 [ ! -d /var/log/journal ] || mount -t tmpfs tmpfs /var/log/journal

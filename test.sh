@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 
 # Debian packages the tests drive for real; installed only when missing.
 declare -A pkg=([ip]=iproute2 [keepalived]=keepalived [setpriv]=util-linux [unshare]=util-linux
-    [cron]=cron [systemd-analyze]=systemd [promtool]=prometheus
+    [cron]=cron [systemd-analyze]=systemd [nsenter]=util-linux [promtool]=prometheus
     [prometheus-node-exporter]=prometheus-node-exporter)
 missing=()
 for cmd in "${!pkg[@]}"; do

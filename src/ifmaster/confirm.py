@@ -2,7 +2,8 @@
 
 ``--require-keepalived``: a VIP counts only while a live keepalived runs in this network
 namespace (a killed keepalived leaves its VIP behind). ``--arp-probe``: nobody else on the
-segment may answer for a held IPv4 VIP (split brain). Each adds its finding to the Verdict.
+segment may answer for a held VIP, asked by ARP (IPv4) or Neighbor Discovery (IPv6): split
+brain. Each adds its finding to the Verdict.
 """
 
 from __future__ import annotations
@@ -27,25 +28,24 @@ def confirm(request: Request, verdict: Verdict, table: list[Interface]) -> Verdi
             return Verdict([], verdict.reasons + [why])
         verdict.reasons.append(f"keepalived is running here (PID {', '.join(map(str, pids))})")
     if request.arp_probe:
-        from .probe import ProbeError, own_macs, probe, probe_interface
+        from .probe import ProbeError, own_macs, probe_all, probe_interface
 
         try:
-            mine = own_macs()
-            for vip, ifname in verdict.held:
-                # A label (eth0:vip) has no link of its own: probe from its interface.
-                base = next(i.base for i in table if i.name == ifname)
-                others = probe(probe_interface(base), vip.packed, mine)
-                if others:
-                    macs = ", ".join(m.hex(":") for m in others)
-                    return Verdict(
-                        verdict.held,
-                        verdict.reasons,
-                        f"{vip} on {ifname} is also answered by {macs}",
-                    )
+            # A label (eth0:vip) has no link of its own: probe from its interface.
+            bases = {i.name: i.base for i in table}
+            targets = [(probe_interface(bases[ifname]), vip.packed) for vip, ifname in verdict.held]
+            found = probe_all(targets, own_macs())
         except (ProbeError, OSError) as e:
             raise IfMasterError(status.FAILURE, str(e)) from None
+        conflicts = [
+            f"{vip} on {ifname} is also answered by {', '.join(m.hex(':') for m in found[t])}"
+            for (vip, ifname), t in zip(verdict.held, targets)
+            if found[t]
+        ]
+        if conflicts:
+            return Verdict(verdict.held, verdict.reasons, "; ".join(conflicts))
         verdict.reasons.append(
-            "ARP probe: no other machine answers for "
+            "ARP/ND probe: no other machine answers for "
             + ", ".join(sorted({str(v) for v, _ in verdict.held}))
         )
     return verdict

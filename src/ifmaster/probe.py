@@ -280,17 +280,25 @@ SOL_PACKET = 263
 PACKET_ADD_MEMBERSHIP = 1
 PACKET_MR_MULTICAST = 0
 SO_ATTACH_FILTER = 26
-# Classic BPF for the IPv6 socket: keep ICMPv6 (next header 58, at Ethernet offset 20) of type
-# NS or NA (offset 54), drop the rest in the kernel, so a busy link's other IPv6 traffic cannot
-# fill the receive queue and crowd out the one answer that matters. (code, jt, jf, k) each.
+ETH_P_ALL = 0x0003
+_SKF_AD = 0xFFFFF000  # classic BPF's ancillary data: SKF_AD_OFF, as an unsigned k
+# Classic BPF for the IPv6 socket, (code, jt, jf, k) each: keep untagged, incoming IPv6 frames
+# that carry ICMPv6 (next header 58 at offset 20) of type NS or NA (offset 54). The kernel
+# drops the rest, so a busy link's other traffic cannot crowd the answer out of the queue.
 _ND_FILTER = (
-    (0x30, 0, 0, 20),  # ldb [20]
-    (0x15, 0, 4, IPPROTO_ICMPV6),  # jeq #58, else drop
-    (0x30, 0, 0, 54),  # ldb [54]
-    (0x15, 1, 0, ND_NEIGHBOR_SOLICIT),  # jeq #135: keep
-    (0x15, 0, 1, ND_NEIGHBOR_ADVERT),  # jeq #136: keep, else drop
-    (0x06, 0, 0, 0x40000),  # ret: keep the whole frame
-    (0x06, 0, 0, 0),  # ret 0: drop
+    (0x20, 0, 0, _SKF_AD + 48),  # 0: ld vlan_avail (a tag the NIC stripped: another VLAN)
+    (0x15, 0, 10, 0),  # 1: jeq #0, else drop
+    (0x20, 0, 0, _SKF_AD + 4),  # 2: ld pkttype
+    (0x15, 8, 0, PACKET_OUTGOING),  # 3: what this host sent: drop
+    (0x28, 0, 0, 12),  # 4: ldh [12], the ethertype
+    (0x15, 0, 6, ETH_P_IPV6),  # 5: jeq #0x86dd, else drop
+    (0x30, 0, 0, 20),  # 6: ldb [20], the next header
+    (0x15, 0, 4, IPPROTO_ICMPV6),  # 7: jeq #58, else drop
+    (0x30, 0, 0, 54),  # 8: ldb [54], the ICMPv6 type
+    (0x15, 1, 0, ND_NEIGHBOR_SOLICIT),  # 9: jeq #135: keep
+    (0x15, 0, 1, ND_NEIGHBOR_ADVERT),  # 10: jeq #136: keep, else drop
+    (0x06, 0, 0, 0x40000),  # 11: keep the whole frame
+    (0x06, 0, 0, 0),  # 12: drop
 )
 
 
@@ -315,7 +323,11 @@ class _Link:
             prog = array.array("B", b"".join(struct.pack("=HBBI", *i) for i in _ND_FILTER))
             fprog = struct.pack("@HP", len(_ND_FILTER), prog.buffer_info()[0])
             self.sock.setsockopt(_socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
-        self.sock.bind((self.ifname, ETH_P_IPV6 if self.ipv6 else ETH_P_ARP))
+        # IPv6 listens to all protocols (the filter keeps ND): a tap for ETH_P_ALL sees a frame
+        # before a macvlan's handler does, and a private-mode macvlan (keepalived's use_vmac)
+        # swallows a multicast frame whose source is its own MAC, which is exactly what the
+        # peer's advertisement from the shared VRRP MAC is.
+        self.sock.bind((self.ifname, ETH_P_ALL if self.ipv6 else ETH_P_ARP))
         # getsockname() of a bound packet socket carries the interface's hardware type and
         # address.
         _name, _proto, _pkttype, hatype, mac = self.sock.getsockname()

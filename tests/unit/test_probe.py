@@ -419,11 +419,44 @@ class TestNdConflict:
         assert self.conflict(arp(2, OTHER_MAC, VIP, bytes(4))) is None
 
 
+def run_cbpf(frame: bytes, pkttype: int, vlan: bool = False) -> int:
+    """Classic BPF as the kernel runs _ND_FILTER (only the instructions it uses)."""
+    ancillary = {p._SKF_AD + 48: int(vlan), p._SKF_AD + 4: pkttype}
+    acc, pc = 0, 0
+    while True:
+        code, jt, jf, k = p._ND_FILTER[pc]
+        pc += 1
+        if code == 0x20:  # ld ancillary word
+            acc = ancillary[k]
+        elif code in (0x28, 0x30):  # ldh / ldb [k]; out of the frame: the filter drops
+            size = 2 if code == 0x28 else 1
+            if k + size > len(frame):
+                return 0
+            acc = int.from_bytes(frame[k : k + size], "big")
+        elif code == 0x15:  # jeq #k
+            pc += jt if acc == k else jf
+        elif code == 0x06:
+            return k
+        else:
+            raise AssertionError(f"unexpected instruction {code:#x}")
+
+
 class TestNdFilter:
-    def test_classic_bpf_program_shape(self) -> None:
-        """Every jump lands inside the program, and the last instructions return."""
-        prog = p._ND_FILTER
-        for i, (code, jt, jf, _k) in enumerate(prog):
+    @pytest.mark.parametrize("frame", CAPTURED)
+    def test_keeps_incoming_nd(self, frame: bytes) -> None:
+        for pkttype in (PACKET_HOST, PACKET_BROADCAST, PACKET_MULTICAST, 3):
+            assert run_cbpf(frame, pkttype) > len(frame)
+
+    def test_drops_the_rest(self) -> None:
+        assert run_cbpf(KERNEL_NA, p.PACKET_OUTGOING) == 0  # what we (or our vmac) sent
+        assert run_cbpf(KERNEL_NA, PACKET_MULTICAST, vlan=True) == 0  # another VLAN's
+        assert run_cbpf(mutate(KERNEL_NA, 12, b"\x81\x00"), PACKET_MULTICAST) == 0  # tagged
+        assert run_cbpf(arp(2, OTHER_MAC, VIP, bytes(4)), PACKET_HOST) == 0
+        assert run_cbpf(mutate(KERNEL_NA, 20, b"\x11"), PACKET_MULTICAST) == 0  # UDP
+        assert run_cbpf(mutate(KERNEL_NA, 54, b"\x80"), PACKET_MULTICAST) == 0  # echo request
+        assert run_cbpf(KERNEL_NA[:40], PACKET_MULTICAST) == 0
+
+    def test_every_jump_lands_inside(self) -> None:
+        for i, (code, jt, jf, _k) in enumerate(p._ND_FILTER):
             if code == 0x15:
-                assert i + 1 + max(jt, jf) < len(prog)
-        assert [c for c, *_ in prog[-2:]] == [0x06, 0x06]
+                assert i + 1 + max(jt, jf) < len(p._ND_FILTER)

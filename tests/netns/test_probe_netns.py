@@ -526,3 +526,22 @@ def test_reflected_frames_are_ours_not_a_peer(lan: tuple[Node, Node]) -> None:
     add6(b, VIP6, None, "nodad")
     out = probe_all_on(a, f"{a.dev}={VIP}", f"{a.dev}={VIP6}")
     assert out["macs"] == {VIP: [], VIP6: [b.mac()]}
+
+
+def test_vmac_behind_a_reflecting_port_fails_safe(lan: tuple[Node, Node]) -> None:
+    """The known gap, for both families: a port that reflects our probe back delivers it to
+    our own vrrp.51, whose answer carries the VRRP MAC the peer would use. Nothing tells the
+    two apart, so the probe reports it: a refusal (fail safe), never a missed second holder."""
+    a, _b = lan
+    assert a.switch is not None
+    a.switch.run(["bridge", "link", "set", "dev", a.port, "hairpin", "on"], check=True)
+    vmac = a.add_vmac("private")
+    a.ns.ip("link", "set", vmac, "address", VMAC6)
+    add6(a, VIP6, vmac, "nodad")
+    a.ns.ip("addr", "add", f"{VIP}/24", "dev", vmac)
+    out = probe_all_on(a, f"{vmac}={VIP}", f"{vmac}={VIP6}")
+    assert out["macs"] == {VIP: [VMAC6], VIP6: [VMAC6]}
+    # Without the reflection, the same host is clean.
+    a.switch.run(["bridge", "link", "set", "dev", a.port, "hairpin", "off"], check=True)
+    out = probe_all_on(a, f"{vmac}={VIP}", f"{vmac}={VIP6}")
+    assert out["macs"] == {VIP: [], VIP6: []}

@@ -123,7 +123,8 @@ def multicast_mac(group: bytes) -> bytes:
 
 
 def icmp6_checksum(src: bytes, dst: bytes, message: bytes) -> int:
-    """The ICMPv6 checksum of `message` (its checksum field zero) over the pseudo-header."""
+    """The ICMPv6 checksum of `message` (its checksum field zero) over the pseudo-header;
+    0 for a message whose checksum field is already right."""
     data = src + dst + struct.pack("!I3xB", len(message), IPPROTO_ICMPV6) + message
     if len(data) % 2:
         data += b"\0"
@@ -169,10 +170,11 @@ def parse_nd(frame: bytes) -> NdPacket | None:
     message = frame[_ETH_IP6.size : _ETH_IP6.size + plen]
     if len(message) != plen or plen < _ND.size:  # cut short (anything beyond is padding)
         return None
-    kind, code, csum, flags, target = _ND.unpack_from(message)
+    kind, code, _csum, flags, target = _ND.unpack_from(message)
     if kind not in (ND_NEIGHBOR_SOLICIT, ND_NEIGHBOR_ADVERT) or code != 0 or target[0] == 0xFF:
         return None
-    if icmp6_checksum(src, dst, message[:2] + b"\0\0" + message[4:]) != csum:
+    # Summed with its checksum in place, a valid message sums to zero (either zero's form).
+    if icmp6_checksum(src, dst, message) != 0:
         return None
     nonce, has_sllao, i = b"", False, _ND.size
     while i < plen:

@@ -376,6 +376,9 @@ def test_ipv6_tentative_vip_probe_neither_alarms_nor_breaks_our_dad(
     a.ns.sysctl(f"net.ipv6.neigh.{a.dev}.retrans_time_ms", "400")
     add6(a, VIP6)
     assert "tentative" in a.ns.ip("-6", "addr", "show", "dev", a.dev).stdout
+    # The guard does not count a tentative VIP: not master, so nothing to probe, no alarm.
+    check = a.ns.run([IF_MASTER, "--arp-probe", "--vip", VIP6])
+    assert (check.returncode, check.stderr) == (1, "")
     out = probe_all_on(a, f"{a.dev}={VIP6}")
     assert out["macs"] == {VIP6: []}
     deadline = time.monotonic() + 5
@@ -384,6 +387,8 @@ def test_ipv6_tentative_vip_probe_neither_alarms_nor_breaks_our_dad(
         time.sleep(0.05)
     assert VIP6 in shown and "dadfailed" not in shown, shown
     assert probe_all_on(a, f"{a.dev}={VIP6}")["macs"] == {VIP6: []}
+    check = a.ns.run([IF_MASTER, "--arp-probe", "--vip", VIP6])
+    assert (check.returncode, check.stderr) == (0, "")
 
 
 def test_ipv6_peer_doing_dad_for_the_vip_is_found(lan: tuple[Node, Node]) -> None:
@@ -545,3 +550,16 @@ def test_vmac_behind_a_reflecting_port_fails_safe(lan: tuple[Node, Node]) -> Non
     a.switch.run(["bridge", "link", "set", "dev", a.port, "hairpin", "off"], check=True)
     out = probe_all_on(a, f"{vmac}={VIP}", f"{vmac}={VIP6}")
     assert out["macs"] == {VIP: [], VIP6: []}
+
+
+def test_cli_ipv6_without_cap_net_raw_is_125(lan: tuple[Node, Node], tmp_path: Path) -> None:
+    a, _ = lan
+    add6(a, VIP6, None, "nodad")
+    drop = ["setpriv", "--inh-caps=-all", "--bounding-set=-net_raw"]
+    r = a.ns.run(
+        [*drop, IF_MASTER, "--arp-probe", "--vip", VIP6, "--", "touch", str(tmp_path / "a")]
+    )
+    assert r.returncode == 125
+    assert r.stderr.startswith("if-master: --arp-probe needs CAP_NET_RAW (run as root)")
+    assert r.stderr.count("\n") == 1
+    assert not (tmp_path / "a").exists()

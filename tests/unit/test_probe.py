@@ -191,7 +191,7 @@ VMAC6 = bytes.fromhex("00005e000233")  # VRRP's IPv6 virtual MAC, VRID 51
 NONCE = bytes.fromhex("e9e62bb01ea5")
 
 # Frames captured from Linux 6.18 (AF_PACKET, two namespaces A and B on a bridge); the captured
-# bytes, not re-typed field by field. The kernel built every one except PEER_PROBE_NS.
+# bytes, not re-typed field by field. The kernel built each, except PEER_PROBE_NS and the last.
 #: B running build_dad_ns for fd00::100 (A held it): the exact bytes A received.
 PEER_PROBE_NS = bytes.fromhex(
     "3333ff000100b28bc4cfbd1a86dd6000000000203aff00000000000000000000000000000000ff02000000"
@@ -217,7 +217,22 @@ SOLICITED_NA = bytes.fromhex(
     "26befd0936a3b28bc4cfbd1a86dd6000000000203afffd000000000000000000000000000200fd00000000"
     "00000000000000000000018800e62960000000fd0000000000000000000000000002000201b28bc4cfbd1a"
 )
-CAPTURED = [PEER_PROBE_NS, KERNEL_NA, KERNEL_DAD_NS, RESOLUTION_NS, SOLICITED_NA]
+#: keepalived 2.2.7 becoming master with use_vmac (VRID 112): its unsolicited advertisement
+#: for fd00:b2:1::100, from the shared VRRP MAC, as the other node's veth received it.
+KEEPALIVED_VMAC_NA = bytes.fromhex(
+    "33330000000100005e00027086dd6000000000203afffd0000b2000100000000000000000100ff02000000"
+    "00000000000000000000018800f8c720000000fd0000b2000100000000000000000100020100005e000270"
+)
+KEEPALIVED_VIP = ipaddress.IPv6Address("fd00:b2:1::100").packed
+KEEPALIVED_VMAC = bytes.fromhex("00005e000270")
+CAPTURED = [
+    PEER_PROBE_NS,
+    KERNEL_NA,
+    KERNEL_DAD_NS,
+    RESOLUTION_NS,
+    SOLICITED_NA,
+    KEEPALIVED_VMAC_NA,
+]
 FD00_1 = ipaddress.IPv6Address("fd00::1").packed
 FD00_200 = ipaddress.IPv6Address("fd00::200").packed
 PACKET_MULTICAST = 2
@@ -274,6 +289,8 @@ class TestParseNd:
         assert p.parse_nd(KERNEL_DAD_NS) == dad
         assert p.parse_nd(RESOLUTION_NS) == (135, A_MAC, FD00_1, FD00_200, 0, b"")
         assert p.parse_nd(SOLICITED_NA) == (136, PEER_MAC, FD00_200, FD00_200, 0x60000000, b"")
+        vmac_na = (136, KEEPALIVED_VMAC, KEEPALIVED_VIP, KEEPALIVED_VIP, 0x20000000, b"")
+        assert p.parse_nd(KEEPALIVED_VMAC_NA) == vmac_na
 
     @pytest.mark.parametrize("frame", CAPTURED)
     def test_every_truncation_is_rejected(self, frame: bytes) -> None:
@@ -383,6 +400,10 @@ class TestNdConflict:
         """The peer's use_vmac answer: the VRRP MAC is never one of ours (see own_macs)."""
         frame = mutate(KERNEL_NA, 6, VMAC6)
         assert self.conflict(frame) == VMAC6
+        assert self.conflict(KEEPALIVED_VMAC_NA, KEEPALIVED_VIP) == KEEPALIVED_VMAC
+        # Our own keepalived's, leaving through the parent we listen on: outgoing.
+        ours = self.conflict(KEEPALIVED_VMAC_NA, KEEPALIVED_VIP, p.PACKET_OUTGOING)
+        assert ours is None
 
     def test_another_node_doing_dad_for_the_vip(self) -> None:
         assert self.conflict(KERNEL_DAD_NS, FD00_200) == PEER_MAC

@@ -269,6 +269,7 @@ print(json.dumps({"devs": [a[0] for a in asked], "macs": macs, "took": took}))
 #   na HOPLIMIT   unsolicited Neighbor Advertisements (keepalived's master announcing it)
 #   dad           DAD solicitations with a nonce of their own (a node taking the address)
 #   badsum        advertisements with a broken checksum
+#   vlan5         advertisements tagged for VLAN 5
 ANNOUNCER = """
 import ipaddress, os, struct, sys, time, _socket
 from ifmaster import probe as p
@@ -288,6 +289,9 @@ while True:
         frame = na(int(sys.argv[4]))
     elif kind == "badsum":
         frame = na(255, good_sum=False)
+    elif kind == "vlan5":
+        frame = na(255)
+        frame = frame[:12] + bytes.fromhex("81000005") + frame[12:]
     else:
         frame = p.build_dad_ns(mac, vip, os.urandom(6))
     s.send(frame)
@@ -563,3 +567,12 @@ def test_cli_ipv6_without_cap_net_raw_is_125(lan: tuple[Node, Node], tmp_path: P
     assert r.stderr.startswith("if-master: --arp-probe needs CAP_NET_RAW (run as root)")
     assert r.stderr.count("\n") == 1
     assert not (tmp_path / "a").exists()
+
+
+def test_ipv6_advert_tagged_for_another_vlan_does_not_count(lan: tuple[Node, Node]) -> None:
+    """An advertisement carrying an 802.1Q tag belongs to another segment: the kernel moves
+    the tag out of the frame before our tap sees it, and the filter drops what had one."""
+    a, b = lan
+    add6(a, VIP6, None, "nodad")
+    with Announcing(b, b.dev, VIP6, "vlan5"):
+        assert probe_all_on(a, f"{a.dev}={VIP6}")["macs"] == {VIP6: []}

@@ -183,9 +183,9 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
 @click.option(
     "--arp-probe",
     is_flag=True,
-    help="Before running, ARP-probe each held IPv4 VIP; if another machine answers "
-    f"(split brain), run nothing and exit {ExitCode.SPLIT_BRAIN}. Needs CAP_NET_RAW; "
-    "adds ~0.3 s. IPv4 VIPs only.",
+    help="Before running, probe each held VIP (ARP for IPv4, Neighbor Discovery for IPv6); "
+    f"if another machine answers (split brain), run nothing and exit {ExitCode.SPLIT_BRAIN}. "
+    "Needs CAP_NET_RAW; adds ~0.3 s.",
 )
 @click.option(
     "--min-hold",
@@ -322,9 +322,6 @@ def _command(
             vips = tuple(vips_from_env(os.environ))
         except VipError as e:
             raise click.UsageError(str(e)) from None
-    ipv6 = [str(v) for v in vips if len(v.packed) == 16]
-    if arp_probe and ipv6:
-        raise click.UsageError(f"--arp-probe checks IPv4 VIPs only, not {ipv6[0]}")
     if grace is not None and not watch:
         raise click.UsageError("--grace only applies with --watch")
     if watch and not command:

@@ -2,8 +2,8 @@
 
 ``--require-keepalived``: a VIP counts only while a live keepalived runs in this network
 namespace (a killed keepalived leaves its VIP behind). ``--arp-probe``: nobody else on the
-segment may answer for a held VIP (split brain). Each returns a new Verdict carrying its
-finding, so every rendering shows it.
+segment may answer for a held VIP (split brain): ARP for IPv4, Neighbor Discovery for IPv6.
+Each returns a new Verdict carrying its finding, so every rendering shows it.
 """
 
 from __future__ import annotations
@@ -42,18 +42,24 @@ def _keepalived(verdict: Verdict) -> Verdict:
 
 
 def _arp_probe(verdict: Verdict) -> Verdict:
-    from .probe import ProbeError, own_macs, probe, probe_interface
+    from .probe import ProbeError, own_macs, probe_all, probe_interface
 
+    held = verdict.held
     try:
-        mine = own_macs()
-        for f in verdict.held:
-            others = probe(probe_interface(f.interface), f.vip.packed, mine)
-            if others:
-                macs = ", ".join(m.hex(":") for m in others)
-                return verdict.replace(conflict=f"{f.vip} on {f.where} is also answered by {macs}")
+        # Every held VIP of both families at once: ARP for IPv4, Neighbor Discovery for
+        # IPv6, in one poll loop, so the probes' times do not add up.
+        targets = [(probe_interface(f.interface), f.vip.packed) for f in held]
+        found = probe_all(targets, own_macs())
     except (ProbeError, OSError) as e:
         raise IfMasterError(status.FAILURE, str(e)) from None
-    held = ", ".join(sorted({str(f.vip) for f in verdict.held}))
+    conflicts = [
+        f"{f.vip} on {f.where} is also answered by {', '.join(m.hex(':') for m in found[t])}"
+        for f, t in zip(held, targets)
+        if found[t]
+    ]
+    if conflicts:
+        return verdict.replace(conflict="; ".join(conflicts))
+    vips = ", ".join(sorted({str(f.vip) for f in held}))
     return verdict.replace(
-        notes=[*verdict.notes, f"ARP probe: no other machine answers for {held}"]
+        notes=[*verdict.notes, f"ARP/ND probe: no other machine answers for {vips}"]
     )

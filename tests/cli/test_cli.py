@@ -202,9 +202,43 @@ def test_exec_not_executable_is_126(tmp_path: Path) -> None:
     assert os.access(script, os.R_OK)
 
 
-def test_arp_probe_refuses_ipv6_vips(master: object, capfd: pytest.CaptureFixture[str]) -> None:
-    assert main(["--arp-probe", "--vip", "10.0.0.100", "--vip", "fd00::1", "--", "x"]) == 125
-    assert "--arp-probe checks IPv4 VIPs only, not fd00::1" in capfd.readouterr().err
+def test_arp_probe_probes_ipv4_and_ipv6_vips_at_once(
+    fake_interfaces: list[Interface],
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """Both families go to the probe in one call; each conflict is named with its MAC."""
+    from ifmaster import probe
+
+    fake_interfaces += [iface("eth0", "10.0.0.100", "fd00::1"), iface("eth1", "fd00::2")]
+    calls: list[list[tuple[str, bytes]]] = []
+    peer = bytes.fromhex("020000000002")
+
+    def fake_probe_all(
+        targets: list[tuple[str, bytes]], _own: set[bytes]
+    ) -> dict[tuple[str, bytes], list[bytes]]:
+        calls.append(list(targets))
+        return {t: [peer] if len(t[1]) == 16 else [] for t in targets}
+
+    monkeypatch.setattr(probe, "probe_all", fake_probe_all)
+    monkeypatch.setattr(probe, "probe_interface", lambda name: name)
+    argv = ["--arp-probe", "--vip", "10.0.0.100", "--vip", "fd00::1", "--vip", "fd00::2"]
+    assert main([*argv, "--", "x"]) == 3
+    assert len(calls) == 1
+    assert sorted(calls[0]) == sorted(
+        [("eth0", bytes([10, 0, 0, 100])), ("eth0", packed("fd00::1")),
+         ("eth1", packed("fd00::2"))]
+    )  # fmt: skip
+    err = capfd.readouterr().err
+    assert "fd00::1 on eth0 is also answered by 02:00:00:00:00:02" in err
+    assert "fd00::2 on eth1 is also answered by 02:00:00:00:00:02" in err
+    assert "10.0.0.100" not in err
+
+
+def packed(text: str) -> bytes:
+    import ipaddress
+
+    return ipaddress.ip_address(text).packed
 
 
 def test_opt_in_checks_run_only_on_the_master(
@@ -217,7 +251,7 @@ def test_opt_in_checks_run_only_on_the_master(
         raise AssertionError("checked although not master")
 
     monkeypatch.setattr(keepalived, "keepalived_pids", boom)
-    monkeypatch.setattr(probe, "probe", boom)
+    monkeypatch.setattr(probe, "probe_all", boom)
     assert main(["--require-keepalived", "--arp-probe", "--vip", "10.0.0.100"]) == 1
 
 

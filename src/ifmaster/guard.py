@@ -13,6 +13,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .audit import Audit
     from .interfaces import Interface
+    from .netlink import AddressEvents
 
 
 def evaluate(request: Request) -> tuple[list[Interface], Verdict]:
@@ -66,6 +67,26 @@ def _act(
     audit: Audit | None,
     watch_grace: float | None,
 ) -> int:
+    if command and watch_grace is not None:
+        from .netlink import AddressEvents
+
+        # Opened before the snapshot: a change between the decision and the start is queued.
+        with AddressEvents() as events:
+            return _decide_and_act(
+                request, command, not_master_exit, verbose, audit, watch_grace, events
+            )
+    return _decide_and_act(request, command, not_master_exit, verbose, audit, None, None)
+
+
+def _decide_and_act(
+    request: Request,
+    command: list[str],
+    not_master_exit: int | None,
+    verbose: bool,
+    audit: Audit | None,
+    watch_grace: float | None,
+    events: AddressEvents | None,
+) -> int:
     _table, verdict = evaluate(request)
     if audit:
         audit.decision(verdict, command)
@@ -75,8 +96,8 @@ def _act(
     if verdict.conflict:
         # Loud whatever --verbose says: two holders means one job may already run twice.
         sys.stderr.write(f"if-master: split brain, not running: {verdict.conflict}\n")
-    elif verdict.master and command and watch_grace is not None:
-        return _supervise(request, command, watch_grace, audit)
+    elif verdict.master and command and watch_grace is not None and events is not None:
+        return _supervise(request, command, watch_grace, audit, verdict, events)
     elif verdict.master and command:
         exec_command(command)
     elif not verdict.master and not_master_exit is not None:
@@ -86,10 +107,18 @@ def _act(
     return check_status(verdict)
 
 
-def _supervise(request: Request, command: list[str], grace: float, audit: Audit | None) -> int:
+def _supervise(
+    request: Request,
+    command: list[str],
+    grace: float,
+    audit: Audit | None,
+    first: Verdict,
+    events: AddressEvents,
+) -> int:
     """--watch: run the command as a child while the VIP stays; stop it when it goes."""
     from functools import partial
 
+    from . import model
     from .watch import supervise
 
     # While running, the VIP counts as held by the same rules, except the start-only ones:
@@ -98,9 +127,30 @@ def _supervise(request: Request, command: list[str], grace: float, audit: Audit 
         request.vips, request.interfaces, request.include_loopback, request.require_keepalived
     )
 
-    def still_held() -> str | None:
-        _table, verdict = evaluate(again)
-        return str(verdict.held[0][0]) if verdict.master else None
+    def as_model(verdict: Verdict) -> model.Verdict:
+        # Until act.py: the old verdict has no ifindex, so every link event is re-checked.
+        held = [model.Finding(vip=vip, interface=name) for vip, name in verdict.held]
+        return model.Verdict(findings=held, missing=[], notes=verdict.reasons)
+
+    def check() -> model.Verdict:
+        return as_model(evaluate(again)[1])
+
+    def say(text: str) -> None:
+        try:
+            sys.stderr.write(f"if-master: {text}\n")
+            sys.stderr.flush()
+        except (OSError, ValueError, AttributeError):
+            pass  # stderr closed or broken: the job must not suffer for it
 
     on_end = None if audit is None else partial(audit.ended, command)
-    return supervise(command, still_held, grace=grace, on_end=on_end)
+    return supervise(
+        command,
+        first=as_model(first),
+        check=check,
+        events=events,
+        vips=frozenset(v.packed for v in request.vips),
+        keepalived=request.require_keepalived,
+        grace=grace,
+        say=say,
+        on_end=on_end,
+    )

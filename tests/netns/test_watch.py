@@ -7,6 +7,8 @@ execs, so the Popen pid is the supervisor itself) until the CLI wires it up.
 from __future__ import annotations
 
 import os
+import pty
+import select
 import signal
 import subprocess
 import sys
@@ -299,3 +301,201 @@ def test_signal_dispositions_are_as_through_exec(box: Box) -> None:
     ignored = sig_ignored(out)
     assert signal.SIGHUP in ignored
     assert signal.SIGPIPE not in ignored and signal.SIGXFSZ not in ignored
+
+
+def start(
+    box: Box, *opts: str, cmd: list[str], recheck: str = "300", **kw: object
+) -> subprocess.Popen[str]:
+    argv = [sys.executable, DRIVER, *opts, VIP, "1", recheck, *cmd]
+    kw.setdefault("stdout", subprocess.PIPE)
+    kw.setdefault("stderr", subprocess.PIPE)
+    return box.ns.popen(argv, cwd=box.tmp, **kw)
+
+
+def test_vip_lost_between_decision_and_start_stops_the_job(box: Box) -> None:
+    # The race of the old supervisor: it made its own first check, found no VIP and exited 0
+    # although the caller had already decided (and logged) "ran". Now the command starts on
+    # the caller's verdict and the change, queued on the socket opened before it, stops it.
+    proc = start(box, "--drop-before-start", box.dev, "--log-end", cmd=["sleep", "300"])
+    _out, err = proc.communicate(timeout=5)
+    assert proc.returncode == -signal.SIGTERM, err
+    assert f"if-master: lost VIP {VIP} after 0.0 s" in err
+    assert "ended: killed by SIGTERM after the VIP was lost (lost=True)" in err
+    assert box.ns.pids() == []
+
+
+def churn_script(dev: str, seconds: float) -> str:
+    """Shell: unrelated addresses added/removed on `dev` and another link (veth) flapped."""
+    return (
+        "ip link add chd type veth peer name chd2; ip link set chd up;"
+        f" end=$(( $(date +%s) + {seconds} ));"
+        f" while [ $(date +%s) -lt $end ]; do"
+        f" printf 'addr add 10.9.0.%s/32 dev {dev}\\n' $(seq 1 50) | ip -batch -;"
+        f" printf 'addr del 10.9.0.%s/32 dev {dev}\\n' $(seq 1 50) | ip -batch -;"
+        f" ip link set chd down; ip link set chd up; done; ip link del chd"
+    )
+
+
+def test_unrelated_churn_costs_no_recheck_and_the_loss_still_stops_the_job(box: Box) -> None:
+    proc = start(box, "--count-checks", cmd=["sleep", "300"])
+    wait_for(lambda: len(sleeps(proc.pid)) == 1)
+    churn = box.ns.popen(["sh", "-c", churn_script(box.dev, 2)])
+    try:
+        assert churn.wait(timeout=30) == 0
+        time.sleep(0.2)  # let the supervisor drain the last events
+        assert proc.poll() is None
+        # A change on the VIP's own link (another address) is a link-less address event:
+        # no re-check either. Taking the VIP's link down is one.
+        box.ns.ip("addr", "add", "10.9.1.1/32", "dev", box.dev)
+        t0 = time.monotonic()
+        box.ns.ip("link", "set", box.dev, "down")
+        _out, err = proc.communicate(timeout=5)
+    finally:
+        churn.kill()
+        churn.wait()
+    assert time.monotonic() - t0 < 1.0
+    assert proc.returncode == -signal.SIGTERM, err
+    assert "if-master: checks 1\n" in err, err  # only the link-down event was re-checked
+    assert box.ns.pids() == []
+
+
+def test_vip_deleted_amid_churn(box: Box) -> None:
+    proc = start(box, "--count-checks", cmd=["sleep", "300"])
+    wait_for(lambda: len(sleeps(proc.pid)) == 1)
+    churn = box.ns.popen(["sh", "-c", churn_script(box.dev, 3)])
+    try:
+        time.sleep(1)
+        t0 = box.drop_vip()
+        _out, err = proc.communicate(timeout=5)
+        took = time.monotonic() - t0
+    finally:
+        churn.kill()
+        churn.wait()
+    assert took < 1.0
+    assert proc.returncode == -signal.SIGTERM, err
+    assert "if-master: checks 1\n" in err, err
+
+
+def test_overrun_forces_a_full_recheck(box: Box) -> None:
+    # A tiny receive buffer, the supervisor stopped while 300 events and the VIP's deletion
+    # queue up: the kernel drops most, likely the deletion too; ENOBUFS must still lead
+    # to a re-read (the timer is 300 s: it cannot be what notices).
+    proc = start(box, "--tiny-rcvbuf", "--count-checks", cmd=["sleep", "300"])
+    wait_for(lambda: len(sleeps(proc.pid)) == 1)
+    os.kill(proc.pid, signal.SIGSTOP)
+    try:
+        batch = "".join(f"addr add 10.9.2.{i}/32 dev {box.dev}\n" for i in range(1, 255))
+        box.ns.run(["ip", "-batch", "-"], input=batch, check=True)
+        box.drop_vip()
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+    _out, err = proc.communicate(timeout=5)
+    assert proc.returncode == -signal.SIGTERM, err
+    assert "if-master: checks 1\n" in err, err
+    assert box.ns.pids() == []
+
+
+def test_keepalived_exit_triggers_a_recheck(box: Box) -> None:
+    # A process whose comm is "keepalived" (a copy of sleep) stands in for the daemon.
+    fake = box.tmp / "keepalived"
+    fake.write_bytes(Path("/bin/sleep").read_bytes())
+    fake.chmod(0o755)
+    daemon = box.ns.popen([str(fake), "300"])
+    try:
+        wait_for(lambda: daemon.pid in box.ns.pids() or len(box.ns.pids()) > 0)
+        proc = start(box, "--keepalived", "--count-checks", cmd=["sleep", "300"])
+        wait_for(lambda: len(sleeps(proc.pid)) == 1)
+        assert proc.poll() is None
+        t0 = time.monotonic()
+        daemon.kill()
+        _out, err = proc.communicate(timeout=5)
+    finally:
+        daemon.kill()
+        daemon.wait()
+    assert time.monotonic() - t0 < 1.0
+    assert proc.returncode == -signal.SIGTERM, err
+    assert "no live keepalived" in err
+
+
+def test_a_failing_supervisor_kills_the_whole_tree_first(box: Box) -> None:
+    script = "(setsid sleep 300 &); sleep 300 & sleep 300"
+    proc = start(box, "--fail-on-check", "1", "--log-end", cmd=["sh", "-c", script])
+    wait_for(lambda: len(sleeps(proc.pid)) == 3)
+    tree = descendants(proc.pid)
+    box.ns.ip("addr", "add", "10.0.0.100/32", "dev", "lo")  # a VIP event: a re-check, which fails
+    _out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 1  # the driver's traceback: act.py turns that into 125
+    assert "RuntimeError: injected failure" in err
+    assert "ended: killed by SIGKILL after if-master failed (RuntimeError)" in err
+    assert_all_gone(box, tree)
+
+
+def test_a_sigkilled_supervisor_takes_its_command_along(box: Box) -> None:
+    # What PR_SET_PDEATHSIG covers: the command itself. Its own children (here a sleep in
+    # its group) are reparented to init and survive: see the README.
+    proc = start(
+        box,
+        cmd=["sh", "-c", "sleep 300 & exec sleep 301"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for(lambda: len(sleeps(proc.pid)) == 2)
+    [command] = psutil.Process(proc.pid).children()
+    [grandchild] = command.children()
+    proc.kill()
+    proc.wait()
+    wait_for(lambda: not command.is_running() or command.status() == psutil.STATUS_ZOMBIE)
+    assert grandchild.is_running()
+    grandchild.kill()
+
+
+def read_pty(fd: int, until: bytes, timeout: float = 10.0) -> bytes:
+    """Read a pty master until `until` appears or the other side closes."""
+    out = b""
+    deadline = time.monotonic() + timeout
+    while until not in out:
+        left = deadline - time.monotonic()
+        assert left > 0, f"timed out; got {out!r}"
+        if not select.select([fd], [], [], left)[0]:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the slave side is closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+def test_interactive_command_gets_the_terminal(box: Box) -> None:
+    # pty.fork: a new session whose controlling terminal is the pty, the driver in its
+    # foreground group. The command must be able to read it (not be stopped by SIGTTIN),
+    # and the terminal must come back to the driver afterwards.
+    argv = box.ns.exec_argv(
+        [sys.executable, DRIVER, "--foreground", VIP, "1", "300"]
+        + ["sh", "-c", 'read x; echo "got $x"; exit 4']
+    )
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: exec at once
+        try:
+            os.chdir(box.tmp)
+            os.execvp(argv[0], argv)
+        finally:
+            os._exit(99)
+    try:
+        time.sleep(0.5)  # let the command reach `read` (typed input is buffered anyway)
+        os.write(fd, b"hello\n")
+        out = read_pty(fd, b"foreground back")
+        out += read_pty(fd, b"\n", timeout=2)
+        _pid, status = os.waitpid(pid, 0)
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        os.close(fd)
+    assert b"got hello" in out, out
+    assert b"if-master: foreground back: True" in out, out
+    assert os.WEXITSTATUS(status) == 4

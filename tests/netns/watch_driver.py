@@ -15,6 +15,7 @@ Options:
   --tiny-rcvbuf       shrink the event socket's receive buffer (forces overruns)
   --count-checks      print "checks N" (re-checks made) on stderr at the end
   --log-end           print on_end's report on stderr
+  --foreground        after the command, say whether our group has the terminal back
 """
 
 from __future__ import annotations
@@ -85,6 +86,12 @@ def main() -> int:
         sys.stderr.write(f"if-master: {text}\n")
         sys.stderr.flush()
 
+    def on_end(how: str, lost: bool) -> None:
+        if "--log-end" in opts:
+            say(f"ended: {how} (lost={lost})")
+        if "--count-checks" in opts:
+            say(f"checks {calls[0]}")
+
     with AddressEvents() as events:
         if "--tiny-rcvbuf" in opts:
             events._sock.setsockopt(1, 8, 1)  # SOL_SOCKET, SO_RCVBUF: clamped to the minimum
@@ -95,7 +102,7 @@ def main() -> int:
         if not first.master:
             return 0
         try:
-            return supervise(
+            code = supervise(
                 argv,
                 first=first,
                 check=check,
@@ -104,17 +111,15 @@ def main() -> int:
                 keepalived=keepalived,
                 grace=float(grace),
                 say=say,
-                on_end=(lambda how, lost: say(f"ended: {how} (lost={lost})"))
-                if "--log-end" in opts
-                else None,
+                on_end=on_end,
                 recheck=float(recheck),
             )
         except CommandError as e:
             say(e.message)
             return e.code
-        finally:
-            if "--count-checks" in opts:
-                say(f"checks {calls[0]}")
+        if "--foreground" in opts:
+            say(f"foreground back: {os.tcgetpgrp(0) == os.getpgrp()}")
+        return code
 
 
 if __name__ == "__main__":

@@ -13,9 +13,10 @@ a safety net. Unrelated churn costs one small parse per event, never a re-read o
 The command runs in a process group of its own, so that it can be stopped as a whole; if-master
 becomes a child subreaper, so that descendants that leave the group (double-forked daemons)
 are reparented to it and can still be found and ended. Whatever ends the supervisor (an
-exception, a bug, a signal it handles) the command's whole tree is killed first; if the
-supervisor is SIGKILLed, the command itself dies too (PR_SET_PDEATHSIG), but processes it
-started survive, reparented to init (see run.py and the README).
+exception, a bug, a signal it handles) the command's whole tree is killed first. If the
+supervisor is SIGKILLed, the command itself dies too (PR_SET_PDEATHSIG) and a sentinel
+process kills the rest of its process group; only descendants that left that group
+(``setsid``, double-forked daemons) survive, reparented to init (see the README).
 
 Forwarded signals go to the command's process group, not only its first process: a terminal
 would have sent Ctrl-C/Ctrl-\\ to the whole foreground job, and ``timeout`` does the same.
@@ -77,7 +78,7 @@ RETRY = 1.0
 _ABORT_WAIT = 5.0
 
 
-def set_child_subreaper() -> None:
+def set_child_subreaper(on: bool = True) -> None:
     """Make orphaned descendants reparent to this process instead of init (Linux >= 3.4)."""
     import ctypes
 
@@ -85,9 +86,82 @@ def set_child_subreaper() -> None:
     prctl = libc.prctl
     prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
     prctl.restype = ctypes.c_int
-    if prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+    if prctl(_PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) != 0:
         code = ctypes.get_errno()
         raise OSError(code, f"prctl(PR_SET_CHILD_SUBREAPER): {os.strerror(code)}")
+
+
+def start_sentinel() -> tuple[int, int | None]:
+    """Start the backstop for a supervisor killed outright; return its pipe and its pidfd.
+
+    The sentinel is a detached process (its own session, reparented to init: neither our
+    child nor in our process group) blocked reading this pipe. Write the command's process
+    group id and a newline once it is known, and ``done`` when the command's tree has been
+    reaped. If the pipe reaches end-of-file without ``done`` (the supervisor died, even by
+    SIGKILL), the sentinel SIGKILLs that process group: the command's children that stayed
+    in its group die with it. (PR_SET_PDEATHSIG covers the command itself.)
+    """
+    rfd, wfd = os.pipe2(os.O_CLOEXEC)  # close-on-exec: the command must not hold it open
+    ack_r, ack_w = os.pipe2(os.O_CLOEXEC)
+    first = os.fork()
+    if first == 0:
+        try:
+            os.close(ack_r)
+            os.setsid()
+            pid = os.fork()
+            if pid == 0:
+                os.close(ack_w)
+                _sentinel(rfd)
+            os.write(ack_w, b"%d" % pid)
+        finally:
+            os._exit(0)
+    os.close(rfd)
+    os.close(ack_w)
+    os.waitpid(first, 0)
+    with os.fdopen(ack_r, "rb") as ack:
+        pid = int(ack.read() or 0)
+    try:
+        # It waits on the pipe, so it is alive and this pid is still its own.
+        return wfd, os.pidfd_open(pid) if pid else None
+    except OSError:
+        return wfd, None
+
+
+def stop_sentinel(wfd: int, pidfd: int | None) -> None:
+    """Tell the sentinel the command's tree is gone; wait (briefly) for it to exit."""
+    try:
+        os.write(wfd, b"done")
+    finally:
+        os.close(wfd)
+    if pidfd is not None:
+        try:
+            select.select([pidfd], [], [], 1.0)  # its exit, so nothing of ours lingers
+        finally:
+            os.close(pidfd)
+
+
+def _sentinel(rfd: int) -> None:
+    """The sentinel's life; never returns."""
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        # Hold nothing of the supervisor's open: its stdout pipe must reach EOF when it ends.
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.closerange(3, rfd)
+        os.closerange(rfd + 1, os.sysconf("SC_OPEN_MAX"))
+        data = b""
+        while True:
+            chunk = os.read(rfd, 64)
+            if not chunk:
+                break
+            data += chunk
+        pgid = data.split(b"\n", 1)[0]
+        if not data.endswith(b"done") and pgid.isdigit() and int(pgid) > 1:
+            os.killpg(int(pgid), signal.SIGKILL)
+    finally:
+        os._exit(0)
 
 
 def concerns(events: Iterable[Event], vips: frozenset[bytes], links: frozenset[int]) -> bool:
@@ -330,6 +404,9 @@ class _Supervisor:
 
     def run(self, command: list[str]) -> int:
         """Start the command, supervise it until it ends; return its wait status."""
+        sentinel, sentinel_fd = (
+            start_sentinel()
+        )  # first: before we become a subreaper, and hold signals
         rfd, wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         old_wakeup: int | None = None
         try:
@@ -345,6 +422,7 @@ class _Supervisor:
             # fails, the finally below must take it back.
             self.terminal = _foreground_terminal()
             self.pid = start_child(command, terminal=self.terminal)  # CommandError: none ran
+            os.write(sentinel, b"%d\n" % self.pid)
             if self.terminal is not None:
                 # In the background now: a diagnostic line written to the terminal with
                 # `stty tostop` set would stop us (SIGTTOU) while the command runs on.
@@ -358,6 +436,9 @@ class _Supervisor:
                 self.abort()
                 raise
         finally:
+            # The tree is reaped (or abort() did what it could): stand the sentinel down.
+            stop_sentinel(sentinel, sentinel_fd)
+            set_child_subreaper(False)
             self.close_pidfds()
             if self.terminal is not None:
                 _set_foreground(self.terminal, os.getpgrp())

@@ -430,23 +430,24 @@ def test_a_failing_supervisor_kills_the_whole_tree_first(box: Box) -> None:
     assert_all_gone(box, tree)
 
 
-def test_a_sigkilled_supervisor_takes_its_command_along(box: Box) -> None:
-    # What PR_SET_PDEATHSIG covers: the command itself. Its own children (here a sleep in
-    # its group) are reparented to init and survive: see the README.
+def test_a_sigkilled_supervisor_takes_its_command_and_group_along(box: Box) -> None:
+    # PR_SET_PDEATHSIG kills the command itself, the sentinel the rest of its process group.
+    # What left the group (setsid) is beyond both: it survives, reparented (README).
+    script = "(setsid sleep 302 &); sleep 300 & exec sleep 301"
     proc = start(
-        box,
-        cmd=["sh", "-c", "sleep 300 & exec sleep 301"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        box, cmd=["sh", "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    wait_for(lambda: len(sleeps(proc.pid)) == 2)
-    [command] = psutil.Process(proc.pid).children()
-    [grandchild] = command.children()
+    wait_for(lambda: len(sleeps(proc.pid)) == 3)
+    by_arg = {p.cmdline()[1]: p for p in sleeps(proc.pid)}
     proc.kill()
     proc.wait()
-    wait_for(lambda: not command.is_running() or command.status() == psutil.STATUS_ZOMBIE)
-    assert grandchild.is_running()
-    grandchild.kill()
+
+    def dead(p: psutil.Process) -> bool:
+        return not p.is_running() or p.status() == psutil.STATUS_ZOMBIE
+
+    wait_for(lambda: dead(by_arg["301"]) and dead(by_arg["300"]))
+    assert not dead(by_arg["302"])
+    by_arg["302"].kill()
 
 
 def read_pty(fd: int, until: bytes, timeout: float = 10.0) -> bytes:

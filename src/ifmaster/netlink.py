@@ -365,6 +365,41 @@ def parse_events(data: bytes | bytearray | memoryview) -> list[Event]:
     return out
 
 
+def none_assigned(packed: frozenset[bytes]) -> bool:
+    """True only if no interface has any of these addresses: the cheap proof of a VIP loss.
+
+    One address dump, searched as raw bytes: an address no datagram contains anywhere is on
+    no interface. (A chance match elsewhere in the bytes only means "cannot tell": False.)
+    Costs the kernel's dump and a byte search, not a parse of every address. Any error or
+    an interrupted dump: False, so the caller re-reads the state the full way.
+    """
+    if not packed:
+        return False
+    request = _NLMSGHDR.pack(
+        _NLMSGHDR.size + _IFADDRMSG.size, RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, 1, 0
+    ) + _IFADDRMSG.pack(AF_UNSPEC, 0, 0, 0, 0)
+    buf = bytearray(_RECV_SIZE)
+    try:
+        sock = _open()
+    except OSError:
+        return False
+    try:
+        sock.sendto(request, (0, 0))
+        while True:
+            data = _recv(sock, buf)
+            if any(buf.find(p, 0, len(data)) >= 0 for p in packed):
+                return False
+            for mtype, flags, start, end in _messages(data):
+                if flags & NLM_F_DUMP_INTR or mtype in (NLMSG_ERROR, NLMSG_OVERRUN):
+                    return False
+                if mtype == NLMSG_DONE:
+                    return end - start < _S32.size or _S32.unpack_from(data, start)[0] == 0
+    except OSError:
+        return False
+    finally:
+        sock.close()
+
+
 class AddressEvents:
     """Notifications of link and address changes (no privileges needed to listen).
 

@@ -37,7 +37,15 @@ from collections.abc import Callable, Iterable
 from types import FrameType
 
 from ifmaster.model import Verdict
-from ifmaster.netlink import RTM_DELADDR, RTM_NEWADDR, AddressEvents, Event, Overflow
+from ifmaster.netlink import (
+    RTM_DELADDR,
+    RTM_DELLINK,
+    RTM_NEWADDR,
+    AddressEvents,
+    Event,
+    Overflow,
+    none_assigned,
+)
 from ifmaster.run import start_child
 
 #: Signals passed on to the command (to its process group).
@@ -365,9 +373,13 @@ class _Supervisor:
             self.links = counted_links(verdict)
             self.watch_keepalived()
             return
+        self.lose("; ".join(verdict.lines()[:-1]) or "not master")
+
+    def lose(self, why: str) -> None:
+        """The VIP is lost: say so, SIGTERM the command's tree, SIGKILL it after the grace."""
         held = " ".join(sorted({str(f.vip) for f in self.verdict.findings if f.counted}))
-        why = "; ".join(verdict.lines()[:-1]) or "not master"
-        self.say(f"lost VIP {held} after {now - self.started:.1f} s ({why}); stopping the command")
+        held_for = time.monotonic() - self.started
+        self.say(f"lost VIP {held} after {held_for:.1f} s ({why}); stopping the command")
         self.close_pidfds()
         signal_tree(self.pid, signal.SIGTERM)
         self.kill_at = time.monotonic() + self.grace
@@ -470,7 +482,7 @@ class _Supervisor:
             now = time.monotonic()
             deadline = self.kill_at if self.kill_at is not None else self.next_check
             timeout_ms = max(0, int((deadline - now) * 1000) + 1)
-            due = False
+            due = removed = False
             for fd, _mask in poller.poll(timeout_ms):
                 if fd == rfd:
                     for sig in os.read(rfd, 4096):
@@ -478,9 +490,13 @@ class _Supervisor:
                             self.forward(sig)
                 elif fd == events:
                     try:
-                        due |= concerns(self.events.drain(), self.vips, self.links)
+                        batch = self.events.drain()
                     except Overflow:
-                        due = True  # events were lost: only a full re-check is safe
+                        due = removed = True  # events were lost: re-read the state
+                    else:
+                        if concerns(batch, self.vips, self.links):
+                            due = True
+                            removed |= any(e[0] in (RTM_DELADDR, RTM_DELLINK) for e in batch)
                 else:
                     due = True  # a keepalived process exited
             # Reap on every wake-up, not only on SIGCHLD bytes: the pipe may have overflowed.
@@ -489,7 +505,11 @@ class _Supervisor:
                 return self.status
             now = time.monotonic()
             if self.kill_at is None:
-                if due or now >= self.next_check:
+                if removed and none_assigned(self.vips):
+                    # No interface has any VIP: a loss by every rule, proven without the
+                    # cost of a full re-check (which grows with the host).
+                    self.lose("no interface has it any more")
+                elif due or now >= self.next_check:
                     self.recheck_now()
             elif now >= self.kill_at:
                 signal_tree(self.pid, signal.SIGKILL)

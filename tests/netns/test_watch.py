@@ -519,3 +519,37 @@ def test_interactive_command_gets_the_terminal(box: Box) -> None:
     assert b"got hello" in out, out
     assert b"if-master: foreground back: True" in out, out
     assert os.WEXITSTATUS(status) == 4
+
+
+def test_ctrl_z_stops_the_job_then_if_master_and_continuing_resumes_both(box: Box) -> None:
+    argv = box.ns.exec_argv(
+        [sys.executable, DRIVER, "--foreground", VIP, "1", "300"]
+        + ["sh", "-c", 'touch ready; read x; echo "got $x"']
+    )
+    pid, fd = pty.fork()
+    if pid == 0:
+        try:
+            os.chdir(box.tmp)
+            os.execvp(argv[0], argv)
+        finally:
+            os._exit(99)
+    try:
+        wait_for(lambda: (box.tmp / "ready").exists())
+        os.write(fd, b"\x1a")  # Ctrl-Z: SIGTSTP to the foreground group, the job's
+        # Like a shell's job, if-master then stops too (its parent shell would see that).
+        wait_for(lambda: psutil.Process(pid).status() == psutil.STATUS_STOPPED)
+        os.kill(pid, signal.SIGCONT)  # what the shell's `fg` sends
+        os.write(fd, b"hello\n")
+        out = read_pty(fd, b"foreground back")
+        out += read_pty(fd, b"\n", timeout=2)
+        _pid, status = os.waitpid(pid, 0)
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        os.close(fd)
+    assert b"got hello" in out, out
+    assert b"if-master: foreground back: True" in out, out
+    assert os.WEXITSTATUS(status) == 0

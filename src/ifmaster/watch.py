@@ -80,6 +80,7 @@ _KILL_SWEEP = 0.1  # after SIGKILL, look again for stragglers (forked before the
 #: (a keepalived stopped rather than killed, a check that failed). One check per this long
 #: costs little even on a host with thousands of addresses.
 RECHECK = 30.0
+_TIMER_SHARE = 100
 #: After a failed re-check (IfMasterError), try again this soon.
 RETRY = 1.0
 #: How long an aborting supervisor waits for the killed tree to be reaped.
@@ -137,15 +138,20 @@ def start_sentinel() -> tuple[int, int | None]:
 
 def stop_sentinel(wfd: int, pidfd: int | None) -> None:
     """Tell the sentinel the command's tree is gone; wait (briefly) for it to exit."""
-    try:
-        os.write(wfd, b"done")
-    finally:
-        os.close(wfd)
+    _feed_sentinel(wfd, b"done")
+    os.close(wfd)
     if pidfd is not None:
         try:
             select.select([pidfd], [], [], 1.0)  # its exit, so nothing of ours lingers
         finally:
             os.close(pidfd)
+
+
+def _feed_sentinel(wfd: int, data: bytes) -> None:
+    try:
+        os.write(wfd, data)
+    except OSError:
+        pass  # someone killed the sentinel: only the backstop is gone, not the supervision
 
 
 def _sentinel(rfd: int) -> None:
@@ -361,13 +367,15 @@ class _Supervisor:
 
         self.checks += 1
         now = time.monotonic()
-        self.next_check = now + self.recheck
         try:
             verdict = self.check()
         except IfMasterError as exc:  # cannot tell (unreadable interfaces...): retry soon
             self.say(f"warning: cannot re-check the VIP: {exc.message}")
             self.next_check = now + min(RETRY, self.recheck)
             return
+        # The timer's share of a CPU stays under 1/_TIMER_SHARE however slow a check is on
+        # this host (thousands of addresses).
+        self.next_check = now + max(self.recheck, (time.monotonic() - now) * _TIMER_SHARE)
         if verdict.master:
             self.verdict = verdict
             self.links = counted_links(verdict)
@@ -434,14 +442,15 @@ class _Supervisor:
             # fails, the finally below must take it back.
             self.terminal = _foreground_terminal()
             self.pid = start_child(command, terminal=self.terminal)  # CommandError: none ran
-            os.write(sentinel, b"%d\n" % self.pid)
-            if self.terminal is not None:
-                # In the background now: a diagnostic line written to the terminal with
-                # `stty tostop` set would stop us (SIGTTOU) while the command runs on.
-                self.old_handlers[signal.SIGTTOU] = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
             self.started = time.monotonic()
             self.next_check = self.started + self.recheck
             try:
+                _feed_sentinel(sentinel, b"%d\n" % self.pid)
+                if self.terminal is not None:
+                    # In the background now: a diagnostic line written to the terminal with
+                    # `stty tostop` set would stop us (SIGTTOU) while the command runs on.
+                    old_ttou = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+                    self.old_handlers[signal.SIGTTOU] = old_ttou
                 self.watch_keepalived()
                 return self._loop(rfd)
             except BaseException:

@@ -327,7 +327,9 @@ class _Supervisor:
 
     def reap(self) -> bool:
         """Reap every exited child (ours and adopted orphans); False once none are left."""
-        flags = os.WNOHANG | (os.WUNTRACED if self.terminal is not None else 0)
+        # Job control only while running: never stop ourselves while stopping the command.
+        interactive = self.terminal is not None and self.kill_at is None
+        flags = os.WNOHANG | (os.WUNTRACED if interactive else 0)
         while True:
             try:
                 pid, status = os.waitpid(-1, flags)
@@ -390,6 +392,7 @@ class _Supervisor:
         self.say(f"lost VIP {held} after {held_for:.1f} s ({why}); stopping the command")
         self.close_pidfds()
         signal_tree(self.pid, signal.SIGTERM)
+        signal_tree(self.pid, signal.SIGCONT)  # a stopped process acts on SIGTERM only then
         self.kill_at = time.monotonic() + self.grace
 
     def watch_keepalived(self) -> None:
@@ -473,6 +476,7 @@ class _Supervisor:
     def abort(self) -> None:
         """The supervisor is failing: kill the command's whole tree and reap it first."""
         deadline = time.monotonic() + _ABORT_WAIT
+        self.kill_at = deadline
         while True:
             signal_tree(self.pid, signal.SIGKILL)
             if not self.reap() or time.monotonic() > deadline:

@@ -108,11 +108,21 @@ def main() -> None:
                     c0, t0 = cpu_seconds(proc.pid), time.monotonic()
                     churn(ns, 5 if quick else 20, 1000, 100)
                     busy = (cpu_seconds(proc.pid) - c0) / (time.monotonic() - t0)
-                    latency = loss_latency(ns, dev, tmp, proc)
+                    latencies = [loss_latency(ns, dev, tmp, proc)]
+                    for _ in range(4):  # more samples, without churn
+                        (tmp / "term.ready").unlink()
+                        ns.ip("addr", "add", f"{VIP}/24", "dev", dev)
+                        proc = start(ns, tmp, cli)
+                        time.sleep(0.3)
+                        latencies.append(loss_latency(ns, dev, tmp, proc))
+                    latency = sorted(latencies)[len(latencies) // 2]
                     rows.append((label, "CLI (guard.py)" if cli else "driver", idle, busy, latency))
             finally:
                 ns.delete()
-    print("| host | supervisor | idle CPU s (10 s) | CPU under churn | VIP loss -> SIGTERM |")
+    print(
+        "| host | supervisor | idle CPU s (10 s) | CPU under churn"
+        " | VIP loss -> SIGTERM (median of 5) |"
+    )
     print("|---|---|---|---|---|")
     for label, who, idle, busy, latency in rows:
         print(f"| {label} | {who} | {idle:.2f} | {busy * 100:.1f} % | {latency * 1000:.1f} ms |")

@@ -509,9 +509,88 @@ def age_seconds(cstamp: int, now_cs: int) -> float | None:
     return delta / 100
 
 
+# struct ifinfomsg { u8 ifi_family, pad; u16 ifi_type; s32 ifi_index; u32 ifi_flags, ifi_change; }
+_IFINDEX_AT = 4  # offset of ifi_index in ifinfomsg; ifaddrmsg's ifa_index is also at 4
+_SOL_SOCKET = 1
+_SO_RCVBUF = 8
+_SO_RCVBUFFORCE = 33  # root (CAP_NET_ADMIN) may exceed net.core.rmem_max
+_EVENT_RCVBUF = 4 << 20  # room for bursts (a few thousand events) between two drains
+
+#: One event: (message type RTM_*, ifindex, our packed address or None for links).
+Event = tuple[int, int, "bytes | None"]
+
+
+def parse_events(data: bytes | bytearray | memoryview) -> list[Event]:
+    """The link and address events in one datagram, decoded no further than watching needs.
+
+    An address event carries IFA_LOCAL, else IFA_ADDRESS (as ``_parse_addr``); a link
+    event only its ifindex. Other message types are skipped.
+    """
+    out: list[Event] = []
+    for mtype, _flags, start, end in _messages(data):
+        if mtype == RTM_NEWADDR or mtype == RTM_DELADDR:
+            if end - start < _IFADDRMSG.size:
+                raise NetlinkError(errno.EBADMSG, "truncated ifaddrmsg")
+            index = _U32.unpack_from(data, start + _IFINDEX_AT)[0]
+            address = local = None
+            pos = start + _IFADDRMSG.size
+            while end - pos >= _RTATTR.size:
+                rta_len, rta_type = _RTATTR.unpack_from(data, pos)
+                if rta_len < _RTATTR.size or rta_len > end - pos:
+                    raise NetlinkError(errno.EBADMSG, f"bad attribute length {rta_len}")
+                if rta_type == IFA_LOCAL:
+                    local = bytes(data[pos + _RTATTR.size : pos + rta_len])
+                    break
+                if rta_type == IFA_ADDRESS:
+                    address = bytes(data[pos + _RTATTR.size : pos + rta_len])
+                pos += (rta_len + 3) & ~3
+            out.append((mtype, index, local if local is not None else address))
+        elif mtype == RTM_NEWLINK or mtype == RTM_DELLINK:
+            if end - start < _IFINDEX_AT + 4:
+                raise NetlinkError(errno.EBADMSG, "truncated ifinfomsg")
+            out.append((mtype, _S32.unpack_from(data, start + _IFINDEX_AT)[0], None))
+    return out
+
+
+def none_assigned(packed: frozenset[bytes]) -> bool:
+    """True only if no interface has any of these addresses: the cheap proof of a VIP loss.
+
+    One address dump, searched as raw bytes: an address no datagram contains anywhere is on
+    no interface. (A chance match elsewhere in the bytes only means "cannot tell": False.)
+    Costs the kernel's dump and a byte search, not a parse of every address. Any error or
+    an interrupted dump: False, so the caller re-reads the state the full way.
+    """
+    if not packed:
+        return False
+    request = _NLMSGHDR.pack(
+        _NLMSGHDR.size + _IFADDRMSG.size, RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, 1, 0
+    ) + _IFADDRMSG.pack(AF_UNSPEC, 0, 0, 0, 0)
+    buf = bytearray(_RECV_SIZE)
+    try:
+        sock = _open()
+    except OSError:
+        return False
+    try:
+        sock.sendto(request, (0, 0))
+        while True:
+            data = _recv(sock, buf)
+            if any(buf.find(p, 0, len(data)) >= 0 for p in packed):
+                return False
+            for mtype, flags, start, end in _messages(data):
+                if flags & NLM_F_DUMP_INTR or mtype in (NLMSG_ERROR, NLMSG_OVERRUN):
+                    return False
+                if mtype == NLMSG_DONE:
+                    return end - start < _S32.size or _S32.unpack_from(data, start)[0] == 0
+    except OSError:
+        return False
+    finally:
+        sock.close()
+
+
 class AddressEvents:
     """Notifications of link and address changes (no privileges needed to listen).
 
+    Open it before reading the state it watches, so that no change in between goes unseen.
     Use ``fileno()`` in poll/select, then ``drain()`` when readable. Close it, or use it as a
     context manager.
     """
@@ -519,17 +598,26 @@ class AddressEvents:
     def __init__(self) -> None:
         self._sock = _open(RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR, _SOCK_NONBLOCK)
         self._buf = bytearray(_RECV_SIZE)
+        # A bigger queue makes an overrun (and the full re-read it costs) rarer on a busy host.
+        try:
+            self._sock.setsockopt(_SOL_SOCKET, _SO_RCVBUFFORCE, _EVENT_RCVBUF)
+        except OSError:  # not root: as much as net.core.rmem_max allows
+            try:
+                self._sock.setsockopt(_SOL_SOCKET, _SO_RCVBUF, _EVENT_RCVBUF)
+            except OSError:
+                pass
 
     def fileno(self) -> int:
         return self._sock.fileno()
 
-    def drain(self) -> bool:
-        """Read every pending message without blocking; True when a link/address event came.
+    def drain(self) -> list[Event]:
+        """Read every pending message without blocking; return the link/address events.
 
         Raises Overflow (after emptying the queue) when the kernel dropped events: the caller
         must then re-read the whole state instead of trusting the stream.
         """
-        changed = overflow = False
+        events: list[Event] = []
+        overflow = False
         while True:
             try:
                 data = _recv(self._sock, self._buf)
@@ -540,12 +628,10 @@ class AddressEvents:
                     raise
                 overflow = True  # reported once; later datagrams are fine but incomplete
                 continue
-            for mtype, _flags, _start, _end in _messages(data):
-                if mtype in _ADDR_TYPES:
-                    changed = True
+            events += parse_events(data)
         if overflow:
             raise Overflow(errno.ENOBUFS, "netlink events lost (receive buffer overflow)")
-        return changed
+        return events
 
     def close(self) -> None:
         self._sock.close()

@@ -3,16 +3,27 @@
 Linux only. Without a VIP loss, supervision is meant to be invisible: the same stdio, the
 same exit status, death by the same signal, and signals sent to if-master reach the command.
 
+The command starts on the verdict the caller acted on; the caller opened the netlink event
+socket before taking that verdict's snapshot, so a change in between is queued there and
+re-checked at once. From then on the decision is re-evaluated only when an event concerns
+it: an address equal to a VIP, a link holding a counted copy of one, the exit of a
+keepalived process (``--require-keepalived``), a lost-events overrun, and a slow timer as
+a safety net. Unrelated churn costs one small parse per event, never a re-read of the host.
+
 The command runs in a process group of its own, so that it can be stopped as a whole; if-master
 becomes a child subreaper, so that descendants that leave the group (double-forked daemons)
-are reparented to it and can still be found and ended.
+are reparented to it and can still be found and ended. Whatever ends the supervisor (an
+exception, a bug, a signal it handles) the command's whole tree is killed first. If the
+supervisor is SIGKILLed, the command itself dies too (PR_SET_PDEATHSIG) and a sentinel
+process kills the rest of its process group; only descendants that left that group
+(``setsid``, double-forked daemons) survive, reparented to init (see the README).
 
 Forwarded signals go to the command's process group, not only its first process: a terminal
 would have sent Ctrl-C/Ctrl-\\ to the whole foreground job, and ``timeout`` does the same.
 The cost: a ``kill PID`` aimed at if-master alone also reaches the command's other processes.
-Because the command's group is not the terminal's foreground group, a command that reads
-from a controlling terminal is stopped by SIGTTIN (like ``timeout`` without ``--foreground``);
---watch is for services and cron jobs, not interactive programs.
+When if-master runs in the foreground of a terminal (its stdin), the command's group is made
+the terminal's foreground group, and if-master takes it back when the command ends; Ctrl-Z
+stops the command and then if-master, and ``fg`` resumes both.
 """
 
 from __future__ import annotations
@@ -22,12 +33,21 @@ import select
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import FrameType
 
-from ifmaster.exitcodes import ExitCode
-from ifmaster.netlink import AddressEvents, Overflow
-from ifmaster.run import command_error, undo_locale_coercion
+from ifmaster.model import Verdict
+from ifmaster.netlink import (
+    RTM_DELADDR,
+    RTM_DELLINK,
+    RTM_NEWADDR,
+    AddressEvents,
+    Event,
+    Overflow,
+    none_assigned,
+)
+from ifmaster.run import start_child
+from ifmaster.status import TIMEOUT
 
 #: Signals passed on to the command (to its process group).
 FORWARDED = (
@@ -57,9 +77,21 @@ _CORE_SIGNALS = frozenset(
 )
 _PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
 _KILL_SWEEP = 0.1  # after SIGKILL, look again for stragglers (forked before they died) this often
+#: Seconds between re-checks without any event: a safety net for what no event reports
+#: (a keepalived stopped rather than killed, a check that failed). One check per this long
+#: costs little even on a host with thousands of addresses.
+RECHECK = 30.0
+#: A deadline that never comes (no timer re-check, no --timeout).
+_FOREVER = float("inf")
+_POLL_CAP = 86400.0 * 365  # a wait longer than this is "forever" (poll's -1)
+_TIMER_SHARE = 100
+#: After a failed re-check (IfMasterError), try again this soon.
+RETRY = 1.0
+#: How long an aborting supervisor waits for the killed tree to be reaped.
+_ABORT_WAIT = 5.0
 
 
-def set_child_subreaper() -> None:
+def set_child_subreaper(on: bool = True) -> None:
     """Make orphaned descendants reparent to this process instead of init (Linux >= 3.4)."""
     import ctypes
 
@@ -67,9 +99,109 @@ def set_child_subreaper() -> None:
     prctl = libc.prctl
     prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
     prctl.restype = ctypes.c_int
-    if prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+    if prctl(_PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) != 0:
         code = ctypes.get_errno()
         raise OSError(code, f"prctl(PR_SET_CHILD_SUBREAPER): {os.strerror(code)}")
+
+
+def start_sentinel() -> tuple[int, int | None]:
+    """Start the backstop for a supervisor killed outright; return its pipe and its pidfd.
+
+    The sentinel is a detached process (its own session, reparented to init: neither our
+    child nor in our process group) blocked reading this pipe. Write the command's process
+    group id and a newline once it is known, and ``done`` when the command's tree has been
+    reaped. If the pipe reaches end-of-file without ``done`` (the supervisor died, even by
+    SIGKILL), the sentinel SIGKILLs that process group: the command's children that stayed
+    in its group die with it. (PR_SET_PDEATHSIG covers the command itself.)
+    """
+    rfd, wfd = os.pipe2(os.O_CLOEXEC)  # close-on-exec: the command must not hold it open
+    ack_r, ack_w = os.pipe2(os.O_CLOEXEC)
+    first = os.fork()
+    if first == 0:
+        try:
+            os.close(ack_r)
+            os.setsid()
+            pid = os.fork()
+            if pid == 0:
+                os.close(ack_w)
+                _sentinel(rfd)
+            os.write(ack_w, b"%d" % pid)
+        finally:
+            os._exit(0)
+    os.close(rfd)
+    os.close(ack_w)
+    os.waitpid(first, 0)
+    with os.fdopen(ack_r, "rb") as ack:
+        pid = int(ack.read() or 0)
+    try:
+        # It waits on the pipe, so it is alive and this pid is still its own.
+        return wfd, os.pidfd_open(pid) if pid else None
+    except OSError:
+        return wfd, None
+
+
+def stop_sentinel(wfd: int, pidfd: int | None) -> None:
+    """Tell the sentinel the command's tree is gone; wait (briefly) for it to exit."""
+    _feed_sentinel(wfd, b"done")
+    os.close(wfd)
+    if pidfd is not None:
+        try:
+            select.select([pidfd], [], [], 1.0)  # its exit, so nothing of ours lingers
+        finally:
+            os.close(pidfd)
+
+
+def _feed_sentinel(wfd: int, data: bytes) -> None:
+    try:
+        os.write(wfd, data)
+    except OSError:
+        pass  # someone killed the sentinel: only the backstop is gone, not the supervision
+
+
+def _sentinel(rfd: int) -> None:
+    """The sentinel's life; never returns."""
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        # Hold nothing of the supervisor's open: its stdout pipe must reach EOF when it ends.
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.closerange(3, rfd)
+        os.closerange(rfd + 1, os.sysconf("SC_OPEN_MAX"))
+        data = b""
+        while True:
+            chunk = os.read(rfd, 64)
+            if not chunk:
+                break
+            data += chunk
+        pgid = data.split(b"\n", 1)[0]
+        if not data.endswith(b"done") and pgid.isdigit() and int(pgid) > 1:
+            os.killpg(int(pgid), signal.SIGKILL)
+    finally:
+        os._exit(0)
+
+
+def concerns(events: Iterable[Event], vips: frozenset[bytes], links: frozenset[int]) -> bool:
+    """Whether any of these events can change a master verdict.
+
+    An address event matters when its address is a VIP (added elsewhere or removed); a
+    link event when the link holds a counted copy (``links``: their ifindexes; 0 in it means
+    "unknown index", so every link event matters).
+    """
+    any_link = 0 in links
+    for kind, index, address in events:
+        if kind == RTM_NEWADDR or kind == RTM_DELADDR:
+            if address in vips:
+                return True
+        elif any_link or index in links:
+            return True
+    return False
+
+
+def counted_links(verdict: Verdict) -> frozenset[int]:
+    """The ifindexes of the links holding a counted copy of a VIP."""
+    return frozenset(f.index for f in verdict.findings if f.counted)
 
 
 def _ignore(signum: int, frame: FrameType | None) -> None:
@@ -83,7 +215,8 @@ def reraise(sig: int) -> int:
     """
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.flush()
+            if stream is not None:
+                stream.flush()
         except (OSError, ValueError):
             pass
     if sig in _CORE_SIGNALS:
@@ -99,73 +232,135 @@ def reraise(sig: int) -> int:
     return 128 + sig
 
 
+def descendants(root: int, proc: str = "/proc") -> list[tuple[int, int]]:
+    """(pid, parent pid) of every descendant of ``root``, parents before children.
+
+    One pass over /proc; without /proc, an empty list (the caller still signals the group).
+    """
+    children: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir(proc)
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"{proc}/{entry}/stat", "rb") as f:
+                stat = f.read()
+            ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+        children.setdefault(ppid, []).append(int(entry))
+    out: list[tuple[int, int]] = []
+    todo = [root]
+    while todo:
+        parent = todo.pop()
+        for pid in children.get(parent, ()):
+            out.append((pid, parent))
+            todo.append(pid)
+    return out
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return int(stat[stat.rindex(b")") + 2 :].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def signal_tree(pgid: int, sig: int) -> None:
+    """Signal the command's process group, then every descendant of ours that left it."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass  # the whole group already exited
+    for pid, parent in descendants(os.getpid()):
+        # Through a pidfd, after checking the parent again: the pid cannot be a reused one.
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:
+            continue  # gone (or no pidfd: kernel < 5.3; then the group signal must do)
+        try:
+            if _parent_of(pid) == parent:
+                signal.pidfd_send_signal(fd, sig)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
 class _Supervisor:
     """State of one supervision; see supervise()."""
 
-    def __init__(self, check: Callable[[], str | None], grace: float, recheck: float) -> None:
+    def __init__(
+        self,
+        first: Verdict,
+        check: Callable[[], Verdict],
+        events: AddressEvents | None,
+        vips: frozenset[bytes],
+        keepalived: bool,
+        grace: float,
+        say: Callable[[str], None],
+        recheck: float,
+        timeout: float | None,
+    ) -> None:
+        self.verdict = first
         self.check = check
+        self.events = events
+        self.vips = vips
+        self.keepalived = keepalived
         self.grace = grace
+        self.say = say
         self.recheck = recheck
-        self.vip: str | None = None
+        self.links = counted_links(first)
         self.pid = 0  # the command, also its process group id
         self.status: int | None = None  # its wait status, once reaped
         self.started = 0.0
         self.kill_at: float | None = None  # set once the VIP is lost: stopping
+        self.timeout = timeout  # --timeout: stop the command this long after its start
+        self.timed_out = False
+        self.next_check = 0.0
+        self.terminal: int | None = None  # stdin, when the command got its foreground
+        self.pidfds: list[int] = []  # keepalived processes, readable once they exit
+        self.keepalived_gone = False
+        self.checks = 0  # re-evaluations made (for tests and measurements)
         # Handlers replaced for the duration, to put back (getsignal()'s types).
         self.old_handlers: dict[int, Callable[[int, FrameType | None], object] | int | None] = {}
 
-    def spawn(self, argv: list[str]) -> int | None:
-        """Start the command; on failure print why and return the exit code to use."""
-        # Python ignores SIGPIPE and SIGXFSZ for itself; give the command the defaults, as exec
-        # by a shell would. Forwarded signals we handle are reset by exec anyway; those the
-        # caller made us ignore (nohup) stay ignored, as they would through exec.
-        default = {signal.SIGPIPE, signal.SIGXFSZ}
-        default.update(s for s in FORWARDED if s in self.old_handlers)
-        undo_locale_coercion()  # the command's environment is the caller's, as through exec
-        # fork + exec, not posix_spawn: glibc's posix_spawn leaves its internal signals 32
-        # and 33 ignored in the child, which exec through a shell does not.
-        rfd, wfd = os.pipe2(os.O_CLOEXEC)  # carries the exec errno back, closes on success
-        pid = os.fork()
-        if pid == 0:  # the child: only async-safe steps until exec, and never return
-            try:
-                os.close(rfd)
-                signal.set_wakeup_fd(-1)
-                os.setpgid(0, 0)
-                for sig in default:
-                    signal.signal(sig, signal.SIG_DFL)
-                os.execvp(argv[0], argv)
-            except OSError as exc:
-                os.write(wfd, str(exc.errno or 0).encode())
-            finally:
-                os._exit(127)
-        os.close(wfd)
-        try:
-            os.setpgid(pid, pid)  # also here: no race with an early killpg()
-        except OSError:
-            pass  # it already exec'd (setpgid then fails with EACCES) or exited
-        with os.fdopen(rfd, "rb") as pipe:
-            failed = pipe.read()
-        if failed:
-            os.waitpid(pid, 0)
-            code = int(failed)
-            error = command_error(argv[0], OSError(code, os.strerror(code)))
-            print(f"if-master: {error.message}", file=sys.stderr, flush=True)
-            return error.code
-        self.pid = pid
-        self.started = time.monotonic()
-        return None
+    # -- the command -------------------------------------------------------------------
 
     def reap(self) -> bool:
         """Reap every exited child (ours and adopted orphans); False once none are left."""
+        # Job control only while running: never stop ourselves while stopping the command.
+        interactive = self.terminal is not None and self.kill_at is None
+        flags = os.WNOHANG | (os.WUNTRACED if interactive else 0)
         while True:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status = os.waitpid(-1, flags)
             except ChildProcessError:
                 return False
             if pid == 0:
                 return True
-            if pid == self.pid:
+            if pid != self.pid:
+                continue
+            if os.WIFSTOPPED(status):
+                self.suspend()
+            else:
                 self.status = status
+
+    def suspend(self) -> None:
+        """Ctrl-Z stopped the command: take the terminal back and stop too, as a shell's job.
+
+        When the shell continues us (``fg``), hand the terminal back and continue the command.
+        """
+        assert self.terminal is not None
+        _set_foreground(self.terminal, os.getpgrp())
+        os.kill(os.getpid(), signal.SIGSTOP)  # the shell sees its job (us) stop
+        _set_foreground(self.terminal, self.pid)
+        self.forward(signal.SIGCONT)
 
     def forward(self, sig: int) -> None:
         try:
@@ -173,40 +368,75 @@ class _Supervisor:
         except ProcessLookupError:
             pass  # the whole group already exited; its status is on its way
 
-    def recheck_vip(self) -> None:
+    # -- the decision ------------------------------------------------------------------
+
+    def recheck_now(self) -> None:
+        """Re-evaluate the decision; on a loss, start stopping the command."""
+        from ifmaster.errors import IfMasterError
+
+        self.checks += 1
+        now = time.monotonic()
         try:
-            held = self.check()
-        except Exception as exc:  # a transient read error must not leave the job unwatched
-            print(
-                f"if-master: warning: cannot re-check the VIP: {exc}", file=sys.stderr, flush=True
-            )
+            verdict = self.check()
+        except IfMasterError as exc:  # cannot tell (unreadable interfaces...): retry soon
+            self.say(f"warning: cannot re-check the VIP: {exc.message}")
+            self.next_check = now + min(RETRY, self.recheck)
             return
-        if held is not None:
-            self.vip = held
+        # The timer's share of a CPU stays under 1/_TIMER_SHARE however slow a check is on
+        # this host (thousands of addresses).
+        self.next_check = now + max(self.recheck, (time.monotonic() - now) * _TIMER_SHARE)
+        if verdict.master:
+            self.verdict = verdict
+            self.links = counted_links(verdict)
+            self.watch_keepalived()
             return
+        self.lose("; ".join(verdict.lines()[:-1]) or "not master")
+
+    def lose(self, why: str) -> None:
+        """The VIP is lost: say so, SIGTERM the command's tree, SIGKILL it after the grace."""
+        held = " ".join(sorted({str(f.vip) for f in self.verdict.findings if f.counted}))
         held_for = time.monotonic() - self.started
-        print(
-            f"if-master: lost VIP {self.vip} after {held_for:.1f} s; stopping the command",
-            file=sys.stderr,
-            flush=True,
-        )
-        self.signal_all(signal.SIGTERM)
+        self.say(f"lost VIP {held} after {held_for:.1f} s ({why}); stopping the command")
+        self.close_pidfds()
+        signal_tree(self.pid, signal.SIGTERM)
+        signal_tree(self.pid, signal.SIGCONT)  # a stopped process acts on SIGTERM only then
         self.kill_at = time.monotonic() + self.grace
 
-    def signal_all(self, sig: int) -> None:
-        """Signal the command's group, then every descendant that left it."""
-        self.forward(sig)
-        import psutil  # only on this rare path: it costs ~10 ms to import
+    def watch_keepalived(self) -> None:
+        """Re-open pidfds on the live keepalived processes; a re-check is due if one is gone."""
+        if not self.keepalived:
+            return
+        from ifmaster.keepalived import KeepalivedCheckError, keepalived_pids
 
-        for proc in psutil.Process().children(recursive=True):
+        self.close_pidfds()
+        try:
+            pids = keepalived_pids()
+        except KeepalivedCheckError:
+            pids = []
+        gone = not pids  # the check saw one live, so it exited since: check again
+        for pid in pids:
             try:
-                proc.send_signal(sig)  # psutil checks the pid was not reused meanwhile
-            except psutil.NoSuchProcess:
-                pass
+                self.pidfds.append(os.pidfd_open(pid))
+            except ProcessLookupError:
+                gone = True
+        if gone:
+            # At once, but only once in a row: a scan that keeps disagreeing with the check
+            # must not spin.
+            self.next_check = time.monotonic() + (RETRY if self.keepalived_gone else 0.0)
+        self.keepalived_gone = gone
 
-    def run(self, argv: list[str]) -> int | None:
-        """Supervise until the command ends; return its wait status (None: not started)."""
-        events = AddressEvents()  # before the first check, so no change goes unseen
+    def close_pidfds(self) -> None:
+        for fd in self.pidfds:
+            os.close(fd)
+        self.pidfds = []
+
+    # -- the loop ----------------------------------------------------------------------
+
+    def run(self, command: list[str]) -> int:
+        """Start the command, supervise it until it ends; return its wait status."""
+        sentinel, sentinel_fd = (
+            start_sentinel()
+        )  # first: before we become a subreaper, and hold signals
         rfd, wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         old_wakeup: int | None = None
         try:
@@ -217,102 +447,188 @@ class _Supervisor:
                     continue  # nohup & co: the caller wants it ignored, by the command too
                 self.old_handlers[sig] = old
                 signal.signal(sig, _ignore)
-            self.vip = self.check()
-            if self.vip is None:
-                return None
             set_child_subreaper()
-            failed = self.spawn(argv)
-            if failed is not None:
-                return failed << 8  # as a wait status: exited with that code
-            return self._loop(rfd, events)
+            # The child takes the terminal's foreground before exec; even when that exec
+            # fails, the finally below must take it back.
+            self.terminal = _foreground_terminal()
+            self.pid = start_child(command, terminal=self.terminal)  # CommandError: none ran
+            self.started = time.monotonic()
+            # Without events (--timeout, --no-overlap, metrics without --watch) the VIP is
+            # not watched at all: no timer re-check either.
+            self.next_check = self.started + (self.recheck if self.events else _FOREVER)
+            try:
+                _feed_sentinel(sentinel, b"%d\n" % self.pid)
+                if self.terminal is not None:
+                    # In the background now: a diagnostic line written to the terminal with
+                    # `stty tostop` set would stop us (SIGTTOU) while the command runs on.
+                    old_ttou = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+                    self.old_handlers[signal.SIGTTOU] = old_ttou
+                self.watch_keepalived()
+                return self._loop(rfd)
+            except BaseException:
+                self.abort()
+                raise
         finally:
+            # The tree is reaped (or abort() did what it could): stand the sentinel down.
+            stop_sentinel(sentinel, sentinel_fd)
+            set_child_subreaper(False)
+            self.close_pidfds()
+            if self.terminal is not None:
+                _set_foreground(self.terminal, os.getpgrp())
             if old_wakeup is not None:
                 signal.set_wakeup_fd(old_wakeup)
             for signum, handler in self.old_handlers.items():
                 signal.signal(signum, handler)
-            events.close()
             os.close(rfd)
             os.close(wfd)
 
-    def _loop(self, rfd: int, events: AddressEvents) -> int:
-        poller = select.poll()
-        poller.register(rfd, select.POLLIN)
-        poller.register(events.fileno(), select.POLLIN)
-        next_check = time.monotonic() + self.recheck
-        watching = True
+    def abort(self) -> None:
+        """The supervisor is failing: kill the command's whole tree and reap it first."""
+        deadline = time.monotonic() + _ABORT_WAIT
+        self.kill_at = deadline
         while True:
-            if watching and self.kill_at is not None:
-                # Stopping: events no longer matter, and an unread one would make poll spin.
-                poller.unregister(events.fileno())
-                watching = False
+            signal_tree(self.pid, signal.SIGKILL)
+            if not self.reap() or time.monotonic() > deadline:
+                return
+            time.sleep(0.01)
+
+    def time_out(self) -> None:
+        """--timeout: SIGTERM the command's tree, SIGKILL it after the grace (exit 124)."""
+        self.say(f"--timeout: the command ran {self.timeout:g} s; stopping it")
+        self.close_pidfds()
+        self.timed_out = True
+        signal_tree(self.pid, signal.SIGTERM)
+        signal_tree(self.pid, signal.SIGCONT)
+        self.kill_at = time.monotonic() + self.grace
+
+    def _loop(self, rfd: int) -> int:
+        events = self.events.fileno() if self.events is not None else -1
+        ends_at = _FOREVER if self.timeout is None else self.started + self.timeout
+        while True:
+            poller = select.poll()  # rebuilt each round: the pidfds change after a re-check
+            poller.register(rfd, select.POLLIN)
+            if self.kill_at is None:  # stopping: events no longer matter
+                if events >= 0:
+                    poller.register(events, select.POLLIN)
+                for fd in self.pidfds:
+                    poller.register(fd, select.POLLIN)
             now = time.monotonic()
-            if self.kill_at is not None:
-                deadline = self.kill_at
-            elif self.recheck > 0:
-                deadline = next_check
-            else:
-                deadline = now + 3600
-            timeout_ms = max(0, int((deadline - now) * 1000) + 1)
+            if self.kill_at is None and now >= ends_at:
+                self.time_out()
+            deadline = self.kill_at if self.kill_at is not None else min(self.next_check, ends_at)
+            # No deadline at all (no timer, no --timeout): wait for a signal or an event.
+            wait = deadline - now
+            timeout_ms = -1 if wait > _POLL_CAP else max(0, int(wait * 1000) + 1)
+            due = removed = False
             for fd, _mask in poller.poll(timeout_ms):
                 if fd == rfd:
                     for sig in os.read(rfd, 4096):
                         if sig in self.old_handlers and sig != signal.SIGCHLD:
                             self.forward(sig)
-                elif fd == events.fileno():
+                elif fd == events and self.events is not None:
                     try:
-                        changed = events.drain()
+                        batch = self.events.drain()
                     except Overflow:
-                        changed = True  # events were lost: only a full re-check is safe
-                    if changed:
-                        self.recheck_vip()
+                        due = removed = True  # events were lost: re-read the state
+                    else:
+                        if concerns(batch, self.vips, self.links):
+                            due = True
+                            removed |= any(e[0] in (RTM_DELADDR, RTM_DELLINK) for e in batch)
+                else:
+                    due = True  # a keepalived process exited
             # Reap on every wake-up, not only on SIGCHLD bytes: the pipe may have overflowed.
             children_left = self.reap()
             if self.status is not None and (self.kill_at is None or not children_left):
                 return self.status
             now = time.monotonic()
-            if self.kill_at is None:
-                if self.recheck > 0 and now >= next_check:
-                    self.recheck_vip()
-                    next_check = now + self.recheck
+            if self.kill_at is None and now >= ends_at:
+                self.time_out()
+            elif self.kill_at is None:
+                if removed and none_assigned(self.vips):
+                    # No interface has any VIP: a loss by every rule, proven without the
+                    # cost of a full re-check (which grows with the host).
+                    self.lose("no interface has it any more")
+                elif due or now >= self.next_check:
+                    self.recheck_now()
             elif now >= self.kill_at:
-                self.signal_all(signal.SIGKILL)
+                signal_tree(self.pid, signal.SIGKILL)
                 self.kill_at = now + _KILL_SWEEP
 
 
+def _foreground_terminal() -> int | None:
+    """0 when stdin is a terminal whose foreground group is ours, else None."""
+    try:
+        if os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp():
+            return 0
+    except OSError:
+        pass
+    return None
+
+
+def _set_foreground(fd: int, pgid: int) -> None:
+    """tcsetpgrp, with SIGTTOU blocked: it is sent when the caller is not in the foreground."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTTOU})
+    try:
+        os.tcsetpgrp(fd, pgid)
+    except OSError:
+        pass  # the terminal is gone (hung up): nothing to hand over
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def supervise(
-    argv: list[str],
-    check: Callable[[], str | None],
-    grace: float = 5.0,
-    recheck: float = 5.0,
-    on_end: Callable[[str, bool], None] | None = None,
+    command: list[str],
+    *,
+    first: Verdict,
+    check: Callable[[], Verdict],
+    events: AddressEvents | None,
+    vips: frozenset[bytes],
+    keepalived: bool,
+    grace: float,
+    say: Callable[[str], None],
+    on_end: Callable[[int, str, bool], None] | None,
+    timeout: float | None = None,
+    recheck: float = RECHECK,
 ) -> int:
-    """Run ``argv`` as a child until it ends; stop it if ``check()`` says the VIP is gone.
+    """Run ``command`` as a child until it ends; stop it once the decision says not master.
 
-    ``on_end``, if given, is told how the command ended, in words, and whether the VIP
-    loss ended it (for the audit log), before this returns or re-raises.
+    ``first``: the (master) verdict the caller acted on. ``events``: opened by the caller
+    before that verdict's snapshot (the caller closes it). ``check()`` re-evaluates the whole
+    decision; an IfMasterError from it is a warning (retried after RETRY s), anything else
+    a failure. ``vips``: the packed VIPs. ``keepalived``: also re-check when a keepalived
+    process exits. ``say(text)`` writes one diagnostic line (without the ``if-master: ``
+    prefix). ``on_end(wait_status, how, lost)``: the command's wait status, how it ended in
+    words, and whether the VIP loss ended it (for the audit log and metrics), before this
+    returns or re-raises. ``events`` None: the VIP is not watched (a job supervised only
+    for --timeout, --no-overlap or metrics). ``timeout``: seconds after which the command's
+    tree is stopped as on a loss; the status is then 124, like coreutils timeout.
 
-    ``check()`` re-evaluates the whole decision and returns the text of a VIP still held, or
-    None. It is called once before starting (None: the command is not started, return 0, as
-    on a backup node), on every link/address change, and every ``recheck`` seconds (<= 0:
-    never on a timer). It runs in this process's main thread and must not start child
-    processes (they would be reaped here). An exception from it is a warning, not a loss.
-
-    On a loss: one line on stderr, SIGTERM to the command's group and every descendant,
+    On a loss: one line through ``say``, SIGTERM to the command's group and every descendant,
     SIGKILL to whatever is left after ``grace`` seconds, and every process reaped.
 
-    Returns the command's exit status, or 127/126 (with a message on stderr) when it cannot
-    be started. When the command died by a signal this does not return: the same signal is
-    re-raised on this process (``reraise``). Must run in the main thread (signal handling).
+    Returns the command's exit status. When the command died by a signal this does not
+    return: the same signal is re-raised on this process (``reraise``). Raises CommandError
+    when the command cannot be started. Any other exception ends the command's whole tree
+    (SIGKILL) before it propagates. Must run in the main thread (signal handling).
     """
-    if not argv:
+    if not command:
         raise ValueError("supervise() needs a command")
-    supervisor = _Supervisor(check, grace, recheck)
-    status = supervisor.run(argv)
-    if status is None:
-        return ExitCode.OK
+    if not first.master:
+        raise ValueError("supervise() starts the command only on a master verdict")
+    supervisor = _Supervisor(first, check, events, vips, keepalived, grace, say, recheck, timeout)
+    try:
+        status = supervisor.run(command)
+    except BaseException as exc:
+        if on_end is not None and supervisor.status is not None:  # it ran, and was killed
+            how = describe_end(supervisor.status, False)
+            on_end(supervisor.status, f"{how} after if-master failed ({type(exc).__name__})", False)
+        raise
+    lost = supervisor.kill_at is not None and not supervisor.timed_out
     if on_end is not None:
-        lost = supervisor.kill_at is not None
-        on_end(describe_end(status, lost), lost)
+        how = describe_end(status, lost)
+        on_end(status, how + (" after --timeout" if supervisor.timed_out else ""), lost)
+    if supervisor.timed_out:
+        return TIMEOUT  # whatever the signal: coreutils timeout's convention
     if os.WIFSIGNALED(status):
         return reraise(os.WTERMSIG(status))
     return os.WEXITSTATUS(status)

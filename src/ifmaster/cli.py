@@ -206,8 +206,8 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
     "--grace",
     type=Seconds(MAX_GRACE),
     metavar="SECONDS",
-    help="With --watch: seconds between SIGTERM and SIGKILL after the VIP is lost, 0 to "
-    "3600 [default: 5].",
+    help="With --watch or --timeout: seconds between SIGTERM and SIGKILL when stopping the "
+    "command, 0 to 3600 [default: 5].",
 )
 @click.option(
     "--timeout",
@@ -322,8 +322,8 @@ def _command(
             vips = tuple(vips_from_env(os.environ))
         except VipError as e:
             raise click.UsageError(str(e)) from None
-    if grace is not None and not watch:
-        raise click.UsageError("--grace only applies with --watch")
+    if grace is not None and not watch and timeout is None:
+        raise click.UsageError("--grace only applies with --watch or --timeout")
     if watch and not command:
         raise click.UsageError("--watch needs a command to supervise")
     if timeout is not None and not command:

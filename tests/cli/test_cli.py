@@ -260,7 +260,7 @@ def test_opt_in_checks_run_only_on_the_master(
     [
         (
             ["--grace", "3", "--vip", "10.0.0.100", "--", "true"],
-            "--grace only applies with --watch",
+            "--grace only applies with --watch or --timeout",
         ),
         (["--watch", "--vip", "10.0.0.100"], "--watch needs a command"),
         (["--min-hold", "-1", "--vip", "10.0.0.100"], "-1"),

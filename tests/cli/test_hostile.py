@@ -200,3 +200,25 @@ def test_explain_json_agrees_with_the_decision(
                     main([*args, "--", "true"])
             else:
                 assert main([*args, "--", "true"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--timeout", "nan"], "'nan' is not a number of seconds"),
+        (["--timeout", "0"], "from more than 0"),
+        (["--timeout", "-1"], "'-1'"),
+        (["--timeout", "inf"], "'inf'"),
+        (["--task", ""], "task name '' is empty"),
+        (["--task", "a/b"], "has characters other than"),
+        (["--task", ".."], "is not a file name"),
+        (["--task", "x" * 201], "longer than 200"),
+        (["--task", "job name"], "has characters other than"),
+        (["--no-overlap"], "--no-overlap needs --task"),
+        (["--overlap-exit", "256", "--task", "t", "--no-overlap"], "256"),
+    ],
+)
+def test_task_options_fail_closed(
+    table: object, capfd: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    one_line_125([*args, "--vip", "10.0.0.100", "--", "true"], capfd, message)

@@ -124,3 +124,12 @@ def test_explain_logs_as_a_check(
     assert "if-master: not master\n" in capfd.readouterr().err
     assert main(["--json", "--syslog", "--vip", "10.0.0.100"]) == 0
     assert syslog.lines() == [f"<78>if-master[{PID}]: check: master (holds 10.0.0.100 on eth0)"]
+
+
+def test_task_names_every_line(syslog: Syslog, table: object) -> None:
+    with pytest.raises(Executed):
+        main(["--syslog", "--task", "backup", "--vip", "10.0.0.100", "--", "true"])
+    assert main(["--syslog", "--task", "backup", "--vip", "10.0.0.1", "--", "true"]) == 0
+    lines = syslog.lines()
+    assert len(lines) == 2
+    assert all(line.startswith(f"<78>if-master[{PID}]: task=backup ") for line in lines), lines

@@ -93,7 +93,8 @@ def _parse_host(text: str, whole: str) -> str:
         try:
             return str(ipaddress.IPv6Address(text[1:-1] if text.endswith("]") else "!"))
         except ValueError:
-            raise ValueError(f"ledger URL {_shown(whole)}: {text!r} is not an IPv6 address") from None
+            why = f"ledger URL {_shown(whole)}: {text!r} is not an IPv6 address"
+            raise ValueError(why) from None
     labels = text.split(".")
     if (
         not text
@@ -512,7 +513,8 @@ class Ledger:
                 raise ValueError("not an object")
         except ValueError:
             text = raw[:80].decode("utf-8", "replace").strip()
-            raise LedgerError("protocol", f"{where}: HTTP {resp.status}, not JSON: {text!r}") from None
+            why = f"{where}: HTTP {resp.status}, not JSON: {text!r}"
+            raise LedgerError("protocol", why) from None
         code = reply.get("code")
         if resp.status == 200 and not code and "error" not in reply:
             return reply

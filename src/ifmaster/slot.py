@@ -44,6 +44,16 @@ MAX_PERIOD = 366 * 86400
 MAX_CRON_LEN = 200
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# crontab(5)'s nicknames (not @reboot: that is not a time).
+_NICKNAMES = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
 
 
 class Late(Exception):
@@ -171,9 +181,10 @@ class Cron(Schedule):
         if any(not (c == "\t" or " " <= c <= "~") for c in s):
             raise ValueError(f"cron expression {shown} has characters cron does not use")
         fields = s.split()
-        if s.strip().startswith("@"):
-            if s.strip() == "@reboot" or len(fields) != 1:
+        if s.strip().startswith("@"):  # cron's nicknames; cronsim takes only five fields
+            if len(fields) != 1 or fields[0] not in _NICKNAMES:
                 raise ValueError(f"cron expression {shown} is not a schedule of times")
+            fields = _NICKNAMES[fields[0]].split()
         elif len(fields) != 5:
             raise ValueError(
                 f"cron expression {shown} has {len(fields)} fields, not the five of a"

@@ -453,7 +453,8 @@ class Ledger:
         kind = "tls" if kinds == {"tls"} else "unreachable"
         raise LedgerError(
             kind,
-            f"ledger: no etcd endpoint answered within {self.deadline:g} s: " + "; ".join(failures),
+            f"ledger: no etcd endpoint could be used (deadline {self.deadline:g} s): "
+            + "; ".join(failures),
         )
 
     def _post_one(
@@ -482,7 +483,8 @@ class Ledger:
             import ssl
 
             if isinstance(e, ssl.SSLError):
-                why = getattr(e, "verify_message", None) or e.reason or str(e)
+                vm = getattr(e, "verify_message", None)
+                why = f"certificate verify failed: {vm}" if vm else e.reason or str(e)
                 raise LedgerError("tls", f"{where}: TLS: {why}") from None
             raise LedgerError("unreachable", f"{where}: {e.strerror or e}") from None
         except http.client.HTTPException as e:

@@ -134,6 +134,7 @@ class Cluster:
     def __init__(self, factory: NetnsFactory, tmp: Path, *, tls: bool = False) -> None:
         self.factory = factory
         self.tmp = tmp
+        tmp.mkdir(parents=True, exist_ok=True)
         self.token = f"ifm-{os.getpid()}-{time.monotonic_ns()}"
         self.switch = factory("ifmsw")
         self.switch.ip("link", "add", "br0", "type", "bridge")

@@ -87,6 +87,10 @@ def test_end_record_and_the_documented_re_run(cluster: etcdlib.Cluster) -> None:
     value = json.loads(cluster.etcdctl(cluster.clients[0], "get", "--print-value-only", key))
     assert value["node"] == "b" and value["status"] == 3 and value["end"] >= value["start"]
     assert set(value) == {"node", "start", "pid", "end", "status"}
+    seen = a.call({"op": "holder", "url": cluster.url(), "task": "backup", "slot": slot})
+    assert seen == {"ok": True, "record": value}
+    empty = a.call({"op": "holder", "url": cluster.url(), "task": "backup", "slot": fresh_slot()})
+    assert empty == {"ok": True, "record": None}
 
 
 def test_member_down_still_works_with_quorum(cluster: etcdlib.Cluster) -> None:

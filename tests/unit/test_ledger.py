@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import socket
 import threading
@@ -201,3 +202,20 @@ def test_import_is_light() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
     assert ledger.DEFAULT_DEADLINE == 2.0
+
+
+def test_a_retried_claim_that_finds_its_own_record_is_won(odd_servers: list[int]) -> None:
+    """The txn was applied but its reply lost; the retry on another member sees our record."""
+    import base64
+
+    p, q = odd_servers
+    ours = Record(node="n", start="1970-01-01T00:00:00.000Z", pid=1).to_json()
+    theirs = Record(node="other", start="1970-01-01T00:00:00.000Z", pid=1).to_json()
+    for value, won in ((ours, True), (theirs, False)):
+        kv = {"value": base64.b64encode(value.encode()).decode(), "create_revision": "5"}
+        body = {"header": {"revision": "6"}, "responses": [{"response_range": {"kvs": [kv]}}]}
+        _Odd.silent = {p}
+        _Odd.replies = {str(q): (200, json.dumps(body).encode())}
+        led = Ledger(parse_url(f"etcd://127.0.0.1:{p},127.0.0.1:{q}/p"), deadline=1.0)
+        c = led.claim("t", "2026-11-28T01:45:00Z", node="n", pid=1, start=0.0)
+        assert (c.won, c.revision, c.holder.node) == (won, 5, json.loads(value)["node"])

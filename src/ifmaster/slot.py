@@ -44,6 +44,8 @@ MAX_PERIOD = 366 * 86400
 MAX_CRON_LEN = 200
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_FIELD_MAX = (59, 23, 31, 12, 7)
+_FIELD_NAMES = ("minute", "hour", "day-of-month", "month", "day-of-week")
 # crontab(5)'s nicknames (not @reboot: that is not a time).
 _NICKNAMES = {
     "@yearly": "0 0 1 1 *",
@@ -190,6 +192,12 @@ class Cron(Schedule):
                 f"cron expression {shown} has {len(fields)} fields, not the five of a"
                 " crontab line (minute hour day-of-month month day-of-week)"
             )
+        for field, top, name in zip(fields, _FIELD_MAX, _FIELD_NAMES):
+            for step in field.split("/")[1:]:  # cron and cronsim let */100 mean "only :00"
+                if step.isdigit() and not 1 <= int(step[:6]) <= top:
+                    raise ValueError(
+                        f"cron expression {shown} has a {name} step {step!r} beyond 1..{top}"
+                    )
         from cronsim import CronSim, CronSimError
 
         self._cronsim = CronSim

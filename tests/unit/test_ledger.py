@@ -41,7 +41,9 @@ def test_url_parts() -> None:
      ("etcd://h:1,h:1/p", "twice"), ("etcd://h:1/p%2e", "segment"),
      ("etcd://" + ",".join(f"h:{i}" for i in range(1, 18)) + "/p", "more than 16"),
      ("etcd://h:1/" + "p" * 1001, "longer"), (b"etcd://h:1/\xff", "not UTF-8"),
-     ("etcd://h:1/pé", "non-ASCII"), ("etcd://a..b:1/p", "not a host")],
+     ("etcd://h:1/pé", "non-ASCII"), ("etcd://a..b:1/p", "not a host"),
+     ("etcd://999.1.1.1:1/p", "not an IPv4"), ("etcd://10.1:1/p", "not an IPv4"),
+     ("etcd://.:1/p", "not a host")],
 )  # fmt: skip
 def test_bad_urls_named(text: str | bytes, why: str) -> None:
     with pytest.raises(ValueError, match="ledger URL") as e:

@@ -94,8 +94,9 @@ def test_cron_uses_the_zone_cron_fires_in() -> None:
      ("@reboot", "not a schedule"), ("@daily x", "not a schedule"), ("0 0 30 2 *", "invalid"),
      ("", "0 fields"), (b"\xff * * * *", "not UTF-8"), ("\x00 * * * *", "characters"),
      ("* * * * *" + " " * 300, "longer"), ("nan * * * *", "invalid"),
-     ("*/0 * * * *", "invalid"), ("-1 * * * *", "invalid"), ("* * * * * ; rm", "fields"),
-     ("é * * * *", "characters")],
+     ("*/0 * * * *", "step '0'"), ("-1 * * * *", "invalid"), ("* * * * * ; rm", "fields"),
+     ("é * * * *", "characters"), ("*/100 * * * *", "minute step '100' beyond 1..59"),
+     ("0 */9999999999999999999999 * * *", "hour step"), ("0 0 * * 1/8", "day-of-week step")],
 )  # fmt: skip
 def test_bad_cron_named(text: str | bytes, why: str) -> None:
     with pytest.raises(ValueError, match=why) as e:

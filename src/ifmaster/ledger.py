@@ -96,7 +96,7 @@ def _parse_host(text: str, whole: str) -> str:
             why = f"ledger URL {_shown(whole)}: {text!r} is not an IPv6 address"
             raise ValueError(why) from None
     labels = text.split(".")
-    if any(labels) and all(x.isdigit() for x in labels if x):  # digits only: an IPv4 address or nothing
+    if any(labels) and all(x.isdigit() for x in labels if x):  # digits: IPv4 or nothing
         import ipaddress
 
         try:

@@ -172,6 +172,20 @@ class Cluster:
         index = 101 + self.clients.index(ns)
         self.switch.ip("link", "set", f"p{index}", "down" if cut else "up")
 
+    def split(self, side_a: list[Netns], side_b: list[Netns], cut: bool = True) -> None:
+        """Split the network in two: no packet between a namespace of ``side_a`` and one of
+        ``side_b`` (blackhole routes both ways), each side still whole inside."""
+        for here, there in ((side_a, side_b), (side_b, side_a)):
+            for ns in here:
+                for other in there:
+                    ns.ip("route", "add" if cut else "del", "blackhole", f"{self.ip_of(other)}/32")
+
+    def ip_of(self, ns: Netns) -> str:
+        for m in self.members:
+            if m.ns is ns:
+                return m.ip
+        return f"{SUBNET}.{101 + self.clients.index(ns)}"
+
     def endpoints(self, order: list[int] | None = None) -> str:
         return ",".join(self.members[i - 1].endpoint for i in (order or [1, 2, 3]))
 

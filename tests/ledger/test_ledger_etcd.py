@@ -151,6 +151,27 @@ def test_partitioned_node_fails_closed_the_other_runs(cluster: etcdlib.Cluster) 
     assert healed["ok"] and not healed["won"] and healed["holder"]["node"] == "b"
 
 
+def test_split_network_only_the_majority_side_runs(cluster: etcdlib.Cluster) -> None:
+    """Node a with member m1 on one side, node b with m2 and m3 on the other: both may
+    hold the VIP, only b can claim; a fails closed. After the split heals, a sees b's."""
+    a, b = cluster.agent(), cluster.agent()
+    m1, m2, m3 = (m.ns for m in cluster.members)
+    slot = fresh_slot()
+    cluster.split([a.ns, m1], [b.ns, m2, m3])
+    try:
+        time.sleep(1.0)  # past the election timeout: the majority side has its own leader
+        lost = claim(a, cluster.url(), slot, "a")
+        assert (lost["ok"], lost["kind"]) == (False, "unreachable"), lost
+        assert lost["elapsed"] < DEADLINE + SLACK
+        won = claim(b, cluster.url(order=[1, 2, 3]), slot, "b")
+        assert won["ok"] and won["won"], won
+    finally:
+        cluster.split([a.ns, m1], [b.ns, m2, m3], cut=False)
+    cluster.wait_ready(cluster.clients[0])
+    healed = claim(a, cluster.url(), slot, "a")
+    assert healed["ok"] and not healed["won"] and healed["holder"]["node"] == "b", healed
+
+
 @pytest.mark.parametrize("spec", [{"every": "1m"}, {"schedule": "* * * * *"}])
 def test_clock_skew_of_two_seconds_at_a_slot_boundary(
     cluster: etcdlib.Cluster, spec: dict[str, str]

@@ -234,8 +234,10 @@ class Record:
             return cls(node=data[:80].decode("utf-8", "replace"), start="?", pid=0)
 
     def __str__(self) -> str:
+        """One printable line, whatever another writer stored (no terminal escapes)."""
         done = "" if self.end is None else f", ended {self.end} with status {self.status}"
-        return f"{self.node} (pid {self.pid}, started {self.start}{done})"
+        text = f"{self.node} (pid {self.pid}, started {self.start}{done})"
+        return "".join(c if c.isprintable() else "?" for c in text)
 
 
 class Claim:

@@ -61,6 +61,8 @@ def test_record_round_trip_and_foreign_values() -> None:
     foreign = Record.from_json(b"\xffsomebody else")
     assert (foreign.pid, foreign.start) == (0, "?")
     assert "somebody else" in str(foreign)
+    hostile = Record.from_json(b'{"node":"x\\u001b[2Jy\\n","start":"s","pid":1}')
+    assert str(hostile) == "x?[2Jy? (pid 1, started s)"
 
 
 def test_key_validates_task_and_slot(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ import base64
 import json
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -540,8 +540,3 @@ class Ledger:
         if code in _RETRY_CODES or resp.status >= 500:
             raise LedgerError("unreachable", f"{where}: {msg}")
         raise LedgerError("protocol", f"ledger: {where} answered {path}: {msg}")
-
-
-def describe_endpoints(endpoints: Sequence[tuple[str, int]]) -> str:
-    """``10.0.0.1:2379,[fd00::1]:2379``: endpoints as the URL writes them."""
-    return ",".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in endpoints)

@@ -38,7 +38,8 @@ SRC = str(Path(__file__).resolve().parents[1])
 
 def require_etcd() -> None:
     require_root_netns()
-    require(shutil.which("etcd") is not None, "etcd is not installed (apt-get install etcd-server)")
+    for cmd, pkg in (("etcd", "etcd-server"), ("etcdctl", "etcd-client"), ("openssl", "openssl")):
+        require(shutil.which(cmd) is not None, f"{cmd} is not installed (apt-get install {pkg})")
 
 
 class Tls:

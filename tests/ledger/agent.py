@@ -59,6 +59,7 @@ def handle(req: dict[str, Any]) -> dict[str, Any]:
                 "slot": s,
                 "holder": {"node": h.node, "pid": h.pid, "start": h.start},
                 "text": str(c),
+                "offset": c.clock_offset,
                 "elapsed": time.monotonic() - t0,
             }
         if op == "finish":

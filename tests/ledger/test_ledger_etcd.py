@@ -55,6 +55,7 @@ def test_two_nodes_race_for_one_slot_exactly_one_wins(cluster: etcdlib.Cluster) 
         ra, rb = a.receive(), b.receive()
         assert ra["ok"] and rb["ok"], (ra, rb)
         assert ra["won"] != rb["won"], (ra, rb)
+        assert abs(ra["offset"]) <= 1.0 and abs(rb["offset"]) <= 1.0  # one machine, one clock
         winner = "a" if ra["won"] else "b"
         wins[winner] += 1
         loser = rb if ra["won"] else ra

@@ -128,16 +128,23 @@ class _Odd(BaseHTTPRequestHandler):
 
     replies: dict[str, tuple[int, bytes]] = {}
     silent: set[int] = set()
+    clock_ahead = 0.0
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's name)
         self.rfile.read(int(self.headers["Content-Length"]))
         if self.server.server_address[1] in _Odd.silent:
-            time.sleep(3)
+            time.sleep(3)  # then hang up unanswered: the client has long given up
+            self.close_connection = True
+            return
         status, body = _Odd.replies.get(str(self.server.server_address[1]), (200, b"{}"))
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header, as far off our clock as a test asks."""
+        return super().date_time_string(time.time() + _Odd.clock_ahead)
 
     def log_message(self, *args: object) -> None:
         pass
@@ -149,7 +156,7 @@ def odd_servers() -> Iterator[list[int]]:
     for s in servers:
         s.daemon_threads = True
     _Odd.silent = set()
-    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
+    threads = [threading.Thread(target=s.serve_forever, args=(0.02,), daemon=True) for s in servers]
     for t in threads:
         t.start()
     try:
@@ -220,6 +227,24 @@ def test_a_retried_claim_that_finds_its_own_record_is_won(odd_servers: list[int]
         body = {"header": {"revision": "6"}, "responses": [{"response_range": {"kvs": [kv]}}]}
         _Odd.silent = {p}
         _Odd.replies = {str(q): (200, json.dumps(body).encode())}
-        led = Ledger(parse_url(f"etcd://127.0.0.1:{p},127.0.0.1:{q}/p"), deadline=1.0)
+        led = Ledger(parse_url(f"etcd://127.0.0.1:{p},127.0.0.1:{q}/p"), deadline=0.4)
         c = led.claim("t", "2026-11-28T01:45:00Z", node="n", pid=1, start=0.0)
         assert (c.won, c.revision, c.holder.node) == (won, 5, json.loads(value)["node"])
+
+
+def test_the_members_clock_is_compared_with_ours(odd_servers: list[int]) -> None:
+    p, _ = odd_servers
+    _Odd.silent = set()
+    _Odd.replies = {str(p): (200, b'{"header":{"revision":"9"},"succeeded":true}')}
+    led = Ledger(parse_url(f"etcd://127.0.0.1:{p}/p"))
+    for ahead in (0.0, 30.0, -30.0):
+        _Odd.clock_ahead = ahead
+        try:
+            c = led.claim("t", "2026-11-28T01:45:00Z", node="n", pid=1, start=0.0)
+        finally:
+            _Odd.clock_ahead = 0.0
+        assert c.clock_offset is not None
+        assert abs(c.clock_offset + ahead) <= 1.0, (ahead, c.clock_offset)
+    assert ledger._offset(None, 0.0) is None
+    assert ledger._offset("yesterday", 0.0) is None
+    assert ledger._offset("Thu, 01 Jan 1970 00:00:10 GMT", 20.0) == 9.5

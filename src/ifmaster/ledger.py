@@ -405,6 +405,8 @@ class Ledger:
         if reply["succeeded"]:
             rev = reply["revision"]
             return Claim(won=True, key=k, holder=mine, revision=rev, clock_offset=self.clock_offset)
+        if reply["kv"] is None:  # the compare failed on a key that does not exist
+            raise LedgerError("protocol", f"ledger: {k} neither created nor found")
         held, rev = reply["kv"]
         ours = (held.node, held.pid, held.start) == (mine.node, mine.pid, mine.start)
         return Claim(won=ours, key=k, holder=held, revision=rev, clock_offset=self.clock_offset)
@@ -429,7 +431,10 @@ class Ledger:
         k = self.key(task, slot)
         body = self._post("/v3/kv/range", {"key": _b64(k)})
         kvs = body.get("kvs") or []
-        return Record.from_json(base64.b64decode(kvs[0]["value"])) if kvs else None
+        try:
+            return Record.from_json(base64.b64decode(kvs[0].get("value", ""))) if kvs else None
+        except (AttributeError, IndexError, TypeError, ValueError) as e:
+            raise LedgerError("protocol", f"ledger: unexpected range reply ({e!r})") from None
 
     # -- the wire --------------------------------------------------------------------
 
@@ -454,10 +459,10 @@ class Ledger:
             if body.get("succeeded"):
                 return {"succeeded": True, "revision": int(body["header"]["revision"])}
             kvs = body["responses"][0]["response_range"].get("kvs") or []
-            if not kvs:
-                raise KeyError("kvs")
+            if not kvs:  # finish() on a key an operator deleted
+                return {"succeeded": False, "kv": None}
             kv = kvs[0]
-            held = Record.from_json(base64.b64decode(kv["value"]))
+            held = Record.from_json(base64.b64decode(kv.get("value", "")))
             return {"succeeded": False, "kv": (held, int(kv["create_revision"]))}
         except (KeyError, IndexError, TypeError, ValueError) as e:
             raise LedgerError("protocol", f"ledger: unexpected txn reply ({e!r})") from None

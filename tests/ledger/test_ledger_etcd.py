@@ -92,6 +92,11 @@ def test_end_record_and_the_documented_re_run(cluster: etcdlib.Cluster) -> None:
     assert seen == {"ok": True, "record": value}
     empty = a.call({"op": "holder", "url": cluster.url(), "task": "backup", "slot": fresh_slot()})
     assert empty == {"ok": True, "record": None}
+    # An end recorded on a key an operator deleted meanwhile writes nothing.
+    assert cluster.etcdctl(cluster.clients[0], "del", key).strip() == "1"
+    gone = b.call({"op": "finish", "key": key, "end": time.time(), "status": 0})
+    assert (gone["ok"], gone["done"]) == (True, False), gone
+    assert cluster.etcdctl(cluster.clients[0], "get", key) == ""
 
 
 def test_member_down_still_works_with_quorum(cluster: etcdlib.Cluster) -> None:

@@ -194,7 +194,7 @@ class Cron(Schedule):
             )
         for field, top, name in zip(fields, _FIELD_MAX, _FIELD_NAMES):
             for step in field.split("/")[1:]:  # cron and cronsim let */100 mean "only :00"
-                if step.isdigit() and not 1 <= int(step[:6]) <= top:
+                if step.isdigit() and not 1 <= (int(step) if len(step) <= 6 else top + 1) <= top:
                     raise ValueError(
                         f"cron expression {shown} has a {name} step {step!r} beyond 1..{top}"
                     )
@@ -216,7 +216,10 @@ class Cron(Schedule):
         # CronSim's reverse iteration yields times strictly before its start, at whole
         # seconds: start one second after floor(at) to include a time equal to ``at``.
         start = datetime.fromtimestamp(math.floor(at) + 1, self.tz)
-        t = next(self._cronsim(self.expr, start, reverse=True))
+        try:
+            t = next(self._cronsim(self.expr, start, reverse=True))
+        except StopIteration:  # cronsim searches a bounded range of years
+            raise ValueError(f"{self.text} has no time before {start.isoformat()}") from None
         return t.astimezone(timezone.utc)
 
 

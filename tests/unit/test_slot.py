@@ -96,7 +96,8 @@ def test_cron_uses_the_zone_cron_fires_in() -> None:
      ("* * * * *" + " " * 300, "longer"), ("nan * * * *", "invalid"),
      ("*/0 * * * *", "step '0'"), ("-1 * * * *", "invalid"), ("* * * * * ; rm", "fields"),
      ("é * * * *", "characters"), ("*/100 * * * *", "minute step '100' beyond 1..59"),
-     ("0 */9999999999999999999999 * * *", "hour step"), ("0 0 * * 1/8", "day-of-week step")],
+     ("0 */9999999999999999999999 * * *", "hour step"), ("0 0 * * 1/8", "day-of-week step"),
+     ("*/0000000000001 * * * *", "minute step")],
 )  # fmt: skip
 def test_bad_cron_named(text: str | bytes, why: str) -> None:
     with pytest.raises(ValueError, match=why) as e:

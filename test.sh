@@ -8,7 +8,8 @@ cd "$(dirname "$0")"
 # Debian packages the tests drive for real; installed only when missing.
 declare -A pkg=([ip]=iproute2 [keepalived]=keepalived [setpriv]=util-linux [unshare]=util-linux
     [cron]=cron [systemd-analyze]=systemd [nsenter]=util-linux [promtool]=prometheus
-    [prometheus-node-exporter]=prometheus-node-exporter)
+    [prometheus-node-exporter]=prometheus-node-exporter [etcd]=etcd-server [etcdctl]=etcd-client
+    [openssl]=openssl)
 missing=()
 for cmd in "${!pkg[@]}"; do
     command -v "$cmd" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1 \

@@ -1,0 +1,331 @@
+"""Slots: which scheduled time a run belongs to (``--schedule``, ``--every``, ``--max-late``).
+
+A run is for a *slot*: the scheduled time it belongs to, written as ISO 8601 UTC
+(``2026-11-28T01:45:00Z``), the last part of the ledger key ``PREFIX/TASK/SLOT``.
+
+The rule, and the clock skew it tolerates
+-----------------------------------------
+``slot = the latest scheduled time T with T <= now + skew``; ``lateness = now - T``
+(between ``-skew`` and the gap to the next time). So a run that starts up to ``skew``
+seconds *before* a scheduled time belongs to that time: its clock is taken to be slow.
+Two runs meant for the same time T, on nodes whose clocks read anywhere in
+``[T - skew, T + max_late]`` when they start, get the same slot. Nodes whose clocks are
+each within ``skew`` of true time therefore agree on the slot of a run started (by any
+trigger) between the true tick and ``max_late - skew`` after it; cron on each node fires
+when its *own* clock reads T, which needs no tolerance at all. Enforced: ``2 * skew`` is
+shorter than the schedule's period (every cron gap is at least 60 s, so skew <= 29 s), so
+two neighbouring times cannot both be "nearest".
+
+A run whose lateness exceeds ``max_late`` is not that slot's run (cron catching up hours
+after a suspend, a run started by hand long after): :func:`slot_for` raises :class:`Late`.
+
+Cron expressions are evaluated in the zone cron uses (the local one: ``TZ``, else
+``/etc/localtime``), so ``0 2 * * *`` is 02:00 where cron fires it; the slot is written in
+UTC. Every node must use the same zone. ``--every`` periods count from the Unix epoch, in
+UTC: ``--every 1d`` is 00:00 UTC, ``--every 5m`` is :00, :05, ...
+
+Pure functions of their arguments (``now`` is a parameter); cronsim is imported only for
+``--schedule``.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone, tzinfo
+
+#: Seconds a run may start before its scheduled time and still belong to it.
+DEFAULT_SKEW = 2.0
+#: The largest ``--skew``: cron's minimum gap is 60 s, and 2 * skew must be shorter.
+MAX_SKEW = 29.0
+#: Seconds after its slot's time a run may start and still be that slot's run.
+DEFAULT_MAX_LATE = 60.0
+#: Longest accepted --every period and --max-late: a year (anything longer is a typo).
+MAX_PERIOD = 366 * 86400
+MAX_CRON_LEN = 200
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_FIELD_MAX = (59, 23, 31, 12, 7)
+_FIELD_NAMES = ("minute", "hour", "day-of-month", "month", "day-of-week")
+# crontab(5)'s nicknames (not @reboot: that is not a time).
+_NICKNAMES = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+
+
+class Late(Exception):
+    """This run started more than ``max_late`` after its slot: it is not that slot's run."""
+
+    def __init__(self, slot: Slot, max_late: float) -> None:
+        self.slot = slot
+        self.max_late = max_late
+        super().__init__(
+            f"started {slot.lateness:.0f} s after its slot {slot.iso}, more than"
+            f" --max-late {max_late:g} s: not that slot's run, nothing run"
+        )
+
+
+class Slot:
+    """The scheduled time a run belongs to, and how late (negative: early) the run is."""
+
+    __slots__ = ("lateness", "time")
+
+    def __init__(self, *, time: datetime, lateness: float) -> None:
+        self.time = time  # aware, UTC, whole seconds
+        self.lateness = lateness
+
+    @property
+    def iso(self) -> str:
+        """The slot as the ledger key writes it: ``2026-11-28T01:45:00Z``."""
+        return self.time.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    @property
+    def timestamp(self) -> float:
+        return self.time.timestamp()
+
+    def __repr__(self) -> str:
+        return f"Slot({self.iso}, lateness={self.lateness:g})"
+
+
+def _text(what: str, value: str | bytes) -> str:
+    """``value`` as text; bytes must be UTF-8. ValueError naming ``what`` otherwise."""
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"{what} {value!r} is not UTF-8") from None
+    if not isinstance(value, str):
+        raise ValueError(f"{what} {value!r} is not text")
+    return value
+
+
+def check_seconds(what: str, value: float, *, lo: float = 0.0, hi: float = MAX_PERIOD) -> float:
+    """``value`` as a float if finite and within ``[lo, hi]``; ValueError naming it."""
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} {value!r} is not a number of seconds") from None
+    if math.isnan(f) or math.isinf(f):
+        raise ValueError(f"{what} {value!r} is not a finite number of seconds")
+    if not lo <= f <= hi:
+        raise ValueError(f"{what} {value!r} is outside {lo:g}..{hi:g} seconds")
+    return f
+
+
+def parse_duration(text: str | bytes) -> int:
+    """Whole seconds from ``30s``, ``5m``, ``1h``, ``1d``, ``1h30m`` or a bare ``90``.
+
+    ValueError naming the text when it is empty, malformed, zero or longer than a year.
+    """
+    s = _text("duration", text).strip()
+    shown = repr(s if len(s) <= 40 else s[:37] + "...")
+    if not s:
+        raise ValueError("duration '' is empty (write e.g. 30s, 5m, 1h, 1d)")
+    if s.isascii() and s.isdigit():
+        total = int(s[:12]) if len(s) <= 12 else MAX_PERIOD + 1
+    else:
+        total, number, seen = 0, "", ""
+        for c in s:
+            if c.isascii() and c.isdigit():
+                number += c
+            elif c in _UNITS and number and c not in seen:
+                seen += c
+                total += int(number[:12]) * _UNITS[c]
+                number = ""
+            else:
+                raise ValueError(f"duration {shown} is not like 30s, 5m, 1h, 1d or 1h30m")
+        if number:  # digits with no unit after a unit: 1h30
+            raise ValueError(f"duration {shown} has a number with no unit (s, m, h, d)")
+    if total <= 0:
+        raise ValueError(f"duration {shown} is zero")
+    if total > MAX_PERIOD:
+        raise ValueError(f"duration {shown} is longer than {MAX_PERIOD // 86400} days")
+    return total
+
+
+class Schedule:
+    """When runs are due: ``latest(at)`` is the latest scheduled time <= ``at`` (UTC)."""
+
+    text: str
+    #: The shortest gap between two scheduled times (seconds), for the skew rule.
+    min_gap: float
+
+    def latest(self, at: float) -> datetime:
+        raise NotImplementedError
+
+
+class Every(Schedule):
+    """``--every DURATION``: multiples of the period since the Unix epoch, in UTC."""
+
+    def __init__(self, text: str | bytes) -> None:
+        self.period = parse_duration(text)
+        self.text = f"every {self.period} s"
+        self.min_gap = float(self.period)
+
+    def latest(self, at: float) -> datetime:
+        t = math.floor(at / self.period) * self.period
+        return datetime.fromtimestamp(t, timezone.utc)
+
+
+class Cron(Schedule):
+    """``--schedule 'M H DOM MON DOW'``: cron's five fields, in the zone ``tz``."""
+
+    def __init__(self, text: str | bytes, tz: tzinfo) -> None:
+        s = _text("cron expression", text)
+        shown = repr(s if len(s) <= 60 else s[:57] + "...")
+        if len(s) > MAX_CRON_LEN:
+            raise ValueError(f"cron expression {shown} is longer than {MAX_CRON_LEN} characters")
+        if any(not (c == "\t" or " " <= c <= "~") for c in s):
+            raise ValueError(f"cron expression {shown} has characters cron does not use")
+        fields = s.split()
+        if s.strip().startswith("@"):  # cron's nicknames; cronsim takes only five fields
+            if len(fields) != 1 or fields[0] not in _NICKNAMES:
+                raise ValueError(f"cron expression {shown} is not a schedule of times")
+            fields = _NICKNAMES[fields[0]].split()
+        elif len(fields) != 5:
+            raise ValueError(
+                f"cron expression {shown} has {len(fields)} fields, not the five of a"
+                " crontab line (minute hour day-of-month month day-of-week)"
+            )
+        for field, top, name in zip(fields, _FIELD_MAX, _FIELD_NAMES):
+            for step in field.split("/")[1:]:  # cron and cronsim let */100 mean "only :00"
+                if step.isdigit() and not 1 <= (int(step) if len(step) <= 6 else top + 1) <= top:
+                    raise ValueError(
+                        f"cron expression {shown} has a {name} step {step!r} beyond 1..{top}"
+                    )
+        from cronsim import CronSim, CronSimError
+
+        self._cronsim = CronSim
+        self.tz = tz
+        self.expr = " ".join(fields)
+        try:  # parse once now (the constructor validates every field), and find one time
+            next(CronSim(self.expr, datetime(2000, 1, 1, tzinfo=tz)))
+        except CronSimError as e:
+            raise ValueError(f"cron expression {shown} is invalid: {e}") from None
+        except StopIteration:
+            raise ValueError(f"cron expression {shown} never fires") from None
+        self.text = f"schedule {self.expr!r}"
+        self.min_gap = 60.0  # cron's resolution: no two times are closer than a minute
+
+    def latest(self, at: float) -> datetime:
+        # CronSim's reverse iteration yields times strictly before its start, at whole
+        # seconds: start one second after floor(at) to include a time equal to ``at``.
+        start = datetime.fromtimestamp(math.floor(at) + 1, self.tz)
+        try:
+            t = next(self._cronsim(self.expr, start, reverse=True))
+        except StopIteration:  # cronsim searches a bounded range of years
+            raise ValueError(f"{self.text} has no time before {start.isoformat()}") from None
+        return t.astimezone(timezone.utc)
+
+
+def local_zone(environ: dict[str, str] | None = None) -> tzinfo:
+    """The zone cron evaluates crontab lines in: ``TZ`` if set, else /etc/localtime, else UTC.
+
+    A DST-aware zone (zoneinfo), not the current fixed offset, so slots stay right across
+    a DST change. ValueError naming ``TZ`` when it names no zone.
+    """
+    import os
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    env = os.environ if environ is None else environ
+    name = env.get("TZ", "").lstrip(":")
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError(f"TZ {name!r} is not a known time zone") from None
+    try:
+        with open("/etc/localtime", "rb") as f:
+            return ZoneInfo.from_file(f, key="localtime")
+    except (OSError, ValueError):
+        return timezone.utc
+
+
+def default_skew(schedule: Schedule) -> float:
+    """DEFAULT_SKEW, or a quarter of the period for periods shorter than 8 s."""
+    return min(DEFAULT_SKEW, schedule.min_gap / 4)
+
+
+def check_skew(schedule: Schedule, skew: float) -> float:
+    """``skew`` if ``0 <= skew <= 29`` and ``2 * skew`` is shorter than the period."""
+    skew = check_seconds("--skew", skew, hi=MAX_SKEW)
+    if 2 * skew >= schedule.min_gap:
+        raise ValueError(
+            f"--skew {skew:g} s is too large for {schedule.text}: twice it must be shorter"
+            f" than the {schedule.min_gap:g} s between runs"
+        )
+    return skew
+
+
+def check_catch_up(catch_up: float, max_late: float) -> float:
+    """``catch_up`` if positive and not beyond ``max_late`` (a later claim would be late)."""
+    catch_up = check_seconds("--catch-up", catch_up)
+    if catch_up <= 0:
+        raise ValueError(f"--catch-up {catch_up:g} s must be more than zero")
+    if catch_up > max_late:
+        raise ValueError(
+            f"--catch-up {catch_up:g} s is beyond --max-late {max_late:g} s:"
+            " the catch-up claim would always be too late"
+        )
+    return catch_up
+
+
+def slot_for(
+    schedule: Schedule,
+    now: float,
+    *,
+    skew: float = DEFAULT_SKEW,
+    max_late: float | None = DEFAULT_MAX_LATE,
+) -> Slot:
+    """The slot a run starting at ``now`` (Unix time) belongs to; Late if too late for it.
+
+    ``max_late`` None: no limit. ValueError for a bad ``now``, ``skew`` or ``max_late``.
+    """
+    now = check_seconds("time", now, lo=0.0, hi=253402300799.0)  # up to 9999-12-31
+    skew = check_skew(schedule, skew)
+    if max_late is not None:
+        max_late = check_seconds("--max-late", max_late)
+    t = schedule.latest(now + skew)
+    slot = Slot(time=t, lateness=now - t.timestamp())
+    if max_late is not None and slot.lateness > max_late:
+        raise Late(slot, max_late)
+    return slot
+
+
+def catch_up_due(slot: Slot, catch_up: float) -> float:
+    """The Unix time at which a node that is not the master tries to claim ``slot``."""
+    return slot.timestamp + catch_up
+
+
+def parse_iso(text: str) -> datetime:
+    """A slot key's last part back into an aware UTC datetime (``...T01:45:00Z``)."""
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise ValueError(f"slot {text!r} is not like 2026-11-28T01:45:00Z") from None
+
+
+__all__ = [
+    "DEFAULT_MAX_LATE",
+    "DEFAULT_SKEW",
+    "MAX_SKEW",
+    "Cron",
+    "Every",
+    "Late",
+    "Schedule",
+    "Slot",
+    "catch_up_due",
+    "check_catch_up",
+    "check_seconds",
+    "check_skew",
+    "default_skew",
+    "local_zone",
+    "parse_duration",
+    "parse_iso",
+    "slot_for",
+]

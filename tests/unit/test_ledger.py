@@ -1,0 +1,250 @@
+"""The ledger's edges without etcd: URLs, records, options, and failures that need no cluster."""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from ifmaster import ledger
+from ifmaster.ledger import Ledger, LedgerError, Record, parse_url
+
+
+def test_url_parts() -> None:
+    u = parse_url("etcd://10.0.0.1:2379,db2.example.:2379,[fd00::1]:12379/if-master/prod")
+    assert u.endpoints == (("10.0.0.1", 2379), ("db2.example", 2379), ("fd00::1", 12379))
+    assert u.prefix == "/if-master/prod"
+    assert not u.tls
+    assert str(u) == "etcd://10.0.0.1:2379,db2.example:2379,[fd00::1]:12379/if-master/prod"
+    assert parse_url(b"etcds://h:1/p").tls
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [("", "empty"), ("http://h:2379/p", "etcd://"), ("etcd:/h:2379/p", "etcd://"),
+     ("etcd://h:2379", "prefix"), ("etcd://h:2379/", "prefix"), ("etcd://h:2379/p/", "prefix"),
+     ("etcd://h:2379/a//b", "segment ''"), ("etcd://h:2379/a/../b", "segment '..'"),
+     ("etcd://h:2379/a b", "spaces"), ("etcd://h:2379/a\nb", "control"),
+     ("etcd://u:pw@h:2379/p", "password"), ("etcd://h:2379/p?x=1", "query"),
+     ("etcd://h/p", "HOST:PORT"), ("etcd://h:/p", "HOST:PORT"), ("etcd://h:0/p", "1..65535"),
+     ("etcd://h:65536/p", "1..65535"), ("etcd://h:+1/p", "not a number"),
+     ("etcd://h:123456/p", "not a number"), ("etcd://:2379/p", "HOST:PORT"),
+     ("etcd://h_1:2379/p", "not a host"), ("etcd://-h:2379/p", "not a host"),
+     ("etcd://[fd00::zz]:2379/p", "IPv6"), ("etcd://[fd00::1]2379/p", "not a number"),
+     ("etcd://h:1,h:1/p", "twice"), ("etcd://h:1/p%2e", "segment"),
+     ("etcd://" + ",".join(f"h:{i}" for i in range(1, 18)) + "/p", "more than 16"),
+     ("etcd://h:1/" + "p" * 1001, "longer"), (b"etcd://h:1/\xff", "not UTF-8"),
+     ("etcd://h:1/pé", "non-ASCII"), ("etcd://a..b:1/p", "not a host"),
+     ("etcd://999.1.1.1:1/p", "not an IPv4"), ("etcd://10.1:1/p", "not an IPv4"),
+     ("etcd://.:1/p", "not a host")],
+)  # fmt: skip
+def test_bad_urls_named(text: str | bytes, why: str) -> None:
+    with pytest.raises(ValueError, match="ledger URL") as e:
+        parse_url(text)
+    assert why in str(e.value)
+
+
+def test_record_round_trip_and_foreign_values() -> None:
+    r = Record(node="db1", start="2026-11-28T01:45:00.123Z", pid=42)
+    assert r.to_json() == '{"node":"db1","start":"2026-11-28T01:45:00.123Z","pid":42}'
+    back = Record.from_json(r.to_json().encode())
+    assert (back.node, back.start, back.pid, back.end) == ("db1", r.start, 42, None)
+    done = Record(node="n", start="s", pid=1, end="e", status=3)
+    assert Record.from_json(done.to_json().encode()).status == 3
+    foreign = Record.from_json(b"\xffsomebody else")
+    assert (foreign.pid, foreign.start) == (0, "?")
+    assert "somebody else" in str(foreign)
+    hostile = Record.from_json(b'{"node":"x\\u001b[2Jy\\n","start":"s","pid":1}')
+    assert str(hostile) == "x?[2Jy? (pid 1, started s)"
+
+
+def test_key_validates_task_and_slot(tmp_path: Path) -> None:
+    led = Ledger(parse_url("etcd://h:1/if-master"))
+    assert led.key("backup", "2026-11-28T01:45:00Z") == "/if-master/backup/2026-11-28T01:45:00Z"
+    with pytest.raises(ValueError, match="task name"):
+        led.key("../x", "2026-11-28T01:45:00Z")
+    with pytest.raises(ValueError, match="slot"):
+        led.key("backup", "2026-11-28T01:45:00")
+    with pytest.raises(ValueError, match="node name"):
+        led.claim("backup", "2026-11-28T01:45:00Z", node="a\nb", pid=1, start=0)
+
+
+def test_options_and_secrets(tmp_path: Path) -> None:
+    assert Ledger.from_options(None, environ={}) is None
+    led = Ledger.from_options(None, environ={"IF_MASTER_LEDGER": "etcd://h:1/p"})
+    assert led is not None and led.user is None
+    pw = tmp_path / "pw"
+    pw.write_text("s3cret\n")
+    led = Ledger.from_options("etcd://h:1/p", user="ifm", password_file=str(pw), environ={})
+    assert led is not None and led._password == "s3cret"
+    env = {"IF_MASTER_LEDGER_USER": "ifm", "IF_MASTER_LEDGER_PASSWORD": "x"}
+    led = Ledger.from_options("etcd://h:1/p", environ=env)
+    assert led is not None and (led.user, led._password) == ("ifm", "x")
+    (tmp_path / "empty").write_text("\n")
+    cases = [
+        ({"user": "ifm"}, "no password"),
+        ({"password_file": str(pw)}, "no user"),
+        ({"user": "ifm", "password_file": str(tmp_path / "nope")}, "No such file"),
+        ({"user": "ifm", "password_file": str(tmp_path / "empty")}, "empty"),
+        ({"ca": str(tmp_path / "nope.pem")}, "TLS files"),
+    ]
+    for kw, why in cases:
+        with pytest.raises(LedgerError, match=why) as e:
+            Ledger.from_options("etcd://h:1/p", environ={}, **kw)  # type: ignore[arg-type]
+        assert e.value.kind == "config"
+    with pytest.raises(ValueError, match="--ledger-cert and --ledger-key"):
+        Ledger(parse_url("etcd://h:1/p"), cert=str(pw))
+    for bad in (math.nan, math.inf, 0.0, -1.0, 61.0):
+        with pytest.raises(ValueError, match="--ledger-timeout"):
+            Ledger(parse_url("etcd://h:1/p"), deadline=bad)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_refused_everywhere_fails_closed_in_one_line() -> None:
+    a, b = _free_port(), _free_port()
+    led = Ledger(parse_url(f"etcd://127.0.0.1:{a},127.0.0.1:{b}/p"), deadline=1.0)
+    with pytest.raises(LedgerError) as e:
+        led.claim("t", "2026-11-28T01:45:00Z", node="n", pid=1, start=0)
+    assert e.value.kind == "unreachable"
+    msg = str(e.value)
+    assert "\n" not in msg
+    assert f"127.0.0.1:{a}: Connection refused; 127.0.0.1:{b}: Connection refused" in msg
+
+
+class _Odd(BaseHTTPRequestHandler):
+    """Answers like something that is not etcd (a misdirected port, a proxy)."""
+
+    replies: dict[str, tuple[int, bytes]] = {}
+    silent: set[int] = set()
+    clock_ahead = 0.0
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        self.rfile.read(int(self.headers["Content-Length"]))
+        if self.server.server_address[1] in _Odd.silent:
+            time.sleep(3)  # then hang up unanswered: the client has long given up
+            self.close_connection = True
+            return
+        status, body = _Odd.replies.get(str(self.server.server_address[1]), (200, b"{}"))
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header, as far off our clock as a test asks."""
+        return super().date_time_string(time.time() + _Odd.clock_ahead)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def odd_servers() -> Iterator[list[int]]:
+    servers = [ThreadingHTTPServer(("127.0.0.1", 0), _Odd) for _ in range(2)]
+    for s in servers:
+        s.daemon_threads = True
+    _Odd.silent = set()
+    threads = [threading.Thread(target=s.serve_forever, args=(0.02,), daemon=True) for s in servers]
+    for t in threads:
+        t.start()
+    try:
+        yield [s.server_port for s in servers]
+    finally:
+        for s in servers:
+            s.shutdown()
+            s.server_close()
+
+
+def test_replies_that_are_not_etcd(odd_servers: list[int]) -> None:
+    p, q = odd_servers
+    url = parse_url(f"etcd://127.0.0.1:{p},127.0.0.1:{q}/p")
+    _Odd.replies = {str(p): (200, b"<html>hi</html>"), str(q): (400, b"Client sent HTTP")}
+    with pytest.raises(LedgerError, match="HTTP 200, not JSON: '<html>hi</html>'; ") as e:
+        Ledger(url).claim("t", "2026-11-28T01:45:00Z", node="n", pid=1, start=0)
+    assert e.value.kind == "unreachable"  # every endpoint failed; the reasons are listed
+    assert str(e.value).endswith("HTTP 400, not JSON: 'Client sent HTTP'")
+    # A member that answers but cannot serve (no leader): the next one is asked.
+    _Odd.replies = {
+        str(p): (503, b'{"error":"etcdserver: no leader","code":14}'),
+        str(q): (200, b'{"header":{"revision":"7"},"succeeded":true}'),
+    }
+    c = Ledger(url).claim("t", "2026-11-28T01:45:00Z", node="n", pid=1, start=0)
+    assert (c.won, c.revision) == (True, 7)
+    # A reply with the right shape for nothing we asked.
+    _Odd.replies = {str(p): (200, b'{"header":{}}'), str(q): (200, b'{"header":{}}')}
+    with pytest.raises(LedgerError, match="unexpected txn reply") as e:
+        Ledger(url).claim("t", "2026-11-28T01:45:00Z", node="n", pid=1, start=0)
+    assert e.value.kind == "protocol"
+    _Odd.replies = {str(p): (401, b'{"error":"etcdserver: invalid auth token","code":16}')}
+    with pytest.raises(LedgerError, match="refused no user: etcdserver: invalid auth token") as e:
+        Ledger(url).claim("t", "2026-11-28T01:45:00Z", node="n", pid=1, start=0)
+    assert e.value.kind == "auth"
+
+
+def test_a_silent_endpoint_leaves_time_for_the_next(odd_servers: list[int]) -> None:
+    p, q = odd_servers
+    _Odd.silent = {p}
+    _Odd.replies = {str(q): (200, b'{"header":{"revision":"9"},"succeeded":true}')}
+    led = Ledger(parse_url(f"etcd://127.0.0.1:{p},127.0.0.1:{q}/p"), deadline=1.0)
+    t0 = time.monotonic()
+    c = led.claim("t", "2026-11-28T01:45:00Z", node="n", pid=1, start=0)
+    assert c.won and c.revision == 9
+    assert time.monotonic() - t0 < 2.5  # far below the silent server's 3 s
+
+
+def test_import_is_light() -> None:
+    """ledger.py itself pulls in no HTTP client until a call is made."""
+    import subprocess
+    import sys
+
+    code = "import sys, ifmaster.ledger; print('http.client' in sys.modules, 'ssl' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+    assert ledger.DEFAULT_DEADLINE == 2.0
+
+
+def test_a_retried_claim_that_finds_its_own_record_is_won(odd_servers: list[int]) -> None:
+    """The txn was applied but its reply lost; the retry on another member sees our record."""
+    import base64
+
+    p, q = odd_servers
+    ours = Record(node="n", start="1970-01-01T00:00:00.000Z", pid=1).to_json()
+    theirs = Record(node="other", start="1970-01-01T00:00:00.000Z", pid=1).to_json()
+    for value, won in ((ours, True), (theirs, False)):
+        kv = {"value": base64.b64encode(value.encode()).decode(), "create_revision": "5"}
+        body = {"header": {"revision": "6"}, "responses": [{"response_range": {"kvs": [kv]}}]}
+        _Odd.silent = {p}
+        _Odd.replies = {str(q): (200, json.dumps(body).encode())}
+        led = Ledger(parse_url(f"etcd://127.0.0.1:{p},127.0.0.1:{q}/p"), deadline=0.4)
+        c = led.claim("t", "2026-11-28T01:45:00Z", node="n", pid=1, start=0.0)
+        assert (c.won, c.revision, c.holder.node) == (won, 5, json.loads(value)["node"])
+
+
+def test_the_members_clock_is_compared_with_ours(odd_servers: list[int]) -> None:
+    p, _ = odd_servers
+    _Odd.silent = set()
+    _Odd.replies = {str(p): (200, b'{"header":{"revision":"9"},"succeeded":true}')}
+    led = Ledger(parse_url(f"etcd://127.0.0.1:{p}/p"))
+    for ahead in (0.0, 30.0, -30.0):
+        _Odd.clock_ahead = ahead
+        try:
+            c = led.claim("t", "2026-11-28T01:45:00Z", node="n", pid=1, start=0.0)
+        finally:
+            _Odd.clock_ahead = 0.0
+        assert c.clock_offset is not None
+        assert abs(c.clock_offset + ahead) <= 1.0, (ahead, c.clock_offset)
+    assert ledger._offset(None, 0.0) is None
+    assert ledger._offset("yesterday", 0.0) is None
+    assert ledger._offset("Thu, 01 Jan 1970 00:00:10 GMT", 20.0) == 9.5

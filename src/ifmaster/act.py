@@ -14,12 +14,14 @@ from __future__ import annotations
 from . import interfaces, status
 from .decide import decide
 from .errors import IfMasterError, say
-from .model import Action, Interface, Request, Verdict
+from .model import Action, Claiming, Interface, Request, Verdict
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .audit import Audit
+    from .ledger import Claim
     from .netlink import AddressEvents
+    from .slot import Slot
 
 
 def evaluate(request: Request, full: bool = False) -> tuple[list[Interface], Verdict]:
@@ -82,6 +84,21 @@ def _act(request: Request, action: Action, audit: Audit | None) -> int:
         # the command is then waiting on the socket, and the supervisor sees it.
         events = AddressEvents()
     try:
+        slot = None
+        if action.claiming is not None and action.command:
+            from .slot import Late, slot_for
+
+            try:
+                slot = slot_for(
+                    action.claiming.schedule,
+                    _now(),
+                    skew=action.claiming.skew,
+                    max_late=action.claiming.max_late,
+                )
+            except Late as e:  # cron catching up long after the slot: not its run
+                say(str(e))
+                _record(action, "late")
+                return status.OK
         table, verdict = evaluate(request, full=action.explain is not None)
         for warning in verdict.warnings:
             say(f"warning: {warning}")
@@ -99,7 +116,13 @@ def _act(request: Request, action: Action, audit: Audit | None) -> int:
             say(f"split brain, not running: {verdict.conflict}")
             _record(action, verdict.outcome)
             return status.SPLIT_BRAIN
-        if not verdict.master:
+        catching_up = (
+            not verdict.master
+            and slot is not None
+            and action.claiming is not None
+            and action.claiming.catch_up is not None
+        )
+        if not verdict.master and not catching_up:
             _record(action, verdict.outcome)
             if action.not_master_exit is not None:
                 return action.not_master_exit
@@ -111,6 +134,20 @@ def _act(request: Request, action: Action, audit: Audit | None) -> int:
             from .run import exec_command
 
             exec_command(action.command)
+        claim = None
+        if slot is not None and action.claiming is not None:
+            claim = _claim(action, action.claiming, slot, catching_up)
+            if not claim.won:
+                if action.verbose:
+                    say(str(claim))
+                _record(action, "ledger_held")
+                return status.OK
+            if catching_up:
+                if audit:
+                    audit.caught_up(action.command, claim.key)
+                if events is not None:  # a catch-up run is not this node's VIP's to stop
+                    events.close()
+                    events = None
         lock = None
         if action.no_overlap and action.task:
             from .task import LockBusy, acquire
@@ -126,7 +163,7 @@ def _act(request: Request, action: Action, audit: Audit | None) -> int:
             except OSError as e:
                 raise IfMasterError(status.FAILURE, f"--no-overlap: {e}") from None
         try:
-            return _supervise(request, action, verdict, events, audit)
+            return _supervise(request, action, verdict, events, audit, claim)
         finally:
             if lock is not None:  # the supervisor has reaped the job's tree by now
                 lock.release()
@@ -141,6 +178,7 @@ def _supervise(
     verdict: Verdict,
     events: AddressEvents | None,
     audit: Audit | None,
+    claim: Claim | None,
 ) -> int:
     """Run the command as a child: until it ends, --timeout, or (--watch) the VIP goes."""
     import time
@@ -159,6 +197,8 @@ def _supervise(
         """Told before supervise() returns or re-raises the command's death signal."""
         if audit is not None:
             audit.ended(action.command, how, lost)
+        if claim is not None and action.claiming is not None:
+            _finish(action.claiming, claim, wait_status)
         if action.metrics_dir and action.task:
             import os
 
@@ -187,6 +227,52 @@ def _supervise(
         say=say,
         on_end=on_end,
     )
+
+
+def _now() -> float:
+    import time
+
+    return time.time()
+
+
+def _claim(action: Action, claiming: Claiming, slot: Slot, catching_up: bool) -> Claim:
+    """--ledger: claim the slot (after --catch-up's wait when not the master)."""
+    import os
+    import time
+
+    from .ledger import LedgerError
+
+    assert action.task is not None  # the CLI requires it with --ledger
+    if catching_up and claiming.catch_up is not None:
+        from .slot import catch_up_due
+
+        # Not the master: give it --catch-up seconds to claim first, then take an
+        # unclaimed slot, so a master that was down at the tick no longer means a miss.
+        time.sleep(max(0.0, catch_up_due(slot, claiming.catch_up) - _now()))
+    try:
+        return claiming.ledger.claim(
+            action.task, slot.iso, node=claiming.node, pid=os.getpid(), start=_now()
+        )
+    except LedgerError as e:
+        raise IfMasterError(status.FAILURE, f"ledger: {e}") from None
+
+
+def _finish(claiming: Claiming, claim: Claim, wait_status: int) -> None:
+    """Record the run's end in its slot's key; a failure there only warns."""
+    import os
+
+    from .ledger import LedgerError
+
+    code = (
+        128 + os.WTERMSIG(wait_status)
+        if os.WIFSIGNALED(wait_status)
+        else os.WEXITSTATUS(wait_status)
+    )
+    try:
+        if not claiming.ledger.finish(claim, end=_now(), status=code):
+            say(f"warning: {claim.key} was deleted or claimed anew: its end is not recorded")
+    except LedgerError as e:
+        say(f"warning: ledger: cannot record the end in {claim.key}: {e}")
 
 
 def _print(text: str) -> None:

@@ -69,6 +69,10 @@ class Audit:
         """--no-overlap: the previous run still holds the lock."""
         self.send(WARNING, f"skipped: {_quote(command)}: {message}")
 
+    def caught_up(self, command: list[str], key: str) -> None:
+        """--ledger --catch-up: not the master, but it claimed the unclaimed slot."""
+        self.send(INFO, f"ran: {_quote(command)} (pid {os.getpid()}; catch-up of {key})")
+
     def failed(self, message: str) -> None:
         self.send(ERR, f"failed: {message}")
 

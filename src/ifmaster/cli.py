@@ -17,7 +17,7 @@ from . import __version__
 from .act import act
 from .errors import IfMasterError, report
 from .exitcodes import ExitCode
-from .model import Action, Request
+from .model import Action, Claiming, Request
 from .vip import ENV_VIP, Vip, VipError, parse_vip, vips_from_env
 
 #: Upper bounds of the time options, in seconds: a day to hold, an hour to stop.
@@ -256,6 +256,65 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
     "supervises the job to learn its end.",
 )
 @click.option(
+    "--ledger",
+    envvar="IF_MASTER_LEDGER",
+    metavar="URL",
+    help="etcd://HOST:PORT[,HOST:PORT...]/PREFIX (etcds:// for TLS; also IF_MASTER_LEDGER): "
+    "with --task and --schedule or --every, claim the run's slot in etcd before running; "
+    "exactly one claim per slot wins, the others run nothing. Unreachable: exit 125.",
+)
+@click.option(
+    "--schedule", metavar="'M H DOM MON DOW'", help="With --ledger: the job's cron schedule."
+)
+@click.option("--every", metavar="DURATION", help="With --ledger: 30s, 5m, 1h, 1d, 1h30m...")
+@click.option(
+    "--max-late",
+    type=Seconds(31622400.0),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="With --ledger: a run starting this long after its slot is not its run (nothing runs).",
+)
+@click.option(
+    "--skew",
+    type=Seconds(29.0),
+    metavar="SECONDS",
+    help="With --ledger: clock skew tolerated at a slot boundary (default 2 s, less for "
+    "periods under 8 s).",
+)
+@click.option(
+    "--catch-up",
+    type=Seconds(31622400.0, positive=True),
+    metavar="SECONDS",
+    help="With --ledger: a node that is not the master claims a slot still unclaimed this "
+    "long after its time (at most --max-late).",
+)
+@click.option(
+    "--ledger-timeout",
+    type=Seconds(60.0, positive=True),
+    default=2.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="With --ledger: the deadline for all endpoints together.",
+)
+@click.option("--ledger-ca", metavar="FILE", help="With --ledger: the CA's PEM (turns TLS on).")
+@click.option("--ledger-cert", metavar="FILE", help="With --ledger: client certificate PEM.")
+@click.option("--ledger-key", metavar="FILE", help="With --ledger: client key PEM.")
+@click.option(
+    "--ledger-user",
+    envvar="IF_MASTER_LEDGER_USER",
+    metavar="NAME",
+    help="With --ledger: etcd user; the password comes from --ledger-password-file or "
+    "IF_MASTER_LEDGER_PASSWORD, never the command line.",
+)
+@click.option("--ledger-password-file", metavar="FILE", help="With --ledger: the user's password.")
+@click.option(
+    "--node",
+    envvar="IF_MASTER_NODE",
+    metavar="NAME",
+    help="With --ledger: this node's name in the claim (default: the host name).",
+)
+@click.option(
     "-v", "--verbose", is_flag=True, help="Explain the decision on stderr (with --explain too)."
 )
 @click.option(
@@ -310,6 +369,19 @@ def _command(
     overlap_exit: int,
     lock_dir: str,
     metrics_dir: str | None,
+    ledger: str | None,
+    schedule: str | None,
+    every: str | None,
+    max_late: float,
+    skew: float | None,
+    catch_up: float | None,
+    ledger_timeout: float,
+    ledger_ca: str | None,
+    ledger_cert: str | None,
+    ledger_key: str | None,
+    ledger_user: str | None,
+    ledger_password_file: str | None,
+    node: str | None,
     verbose: bool,
     syslog: bool,
     explain: bool,
@@ -332,6 +404,15 @@ def _command(
         raise click.UsageError("--no-overlap needs --task NAME (the lock's name)")
     if (explain or as_json) and command:
         raise click.UsageError("--explain only explains: it runs no command")
+    claiming = None
+    if ledger and command:
+        claiming = _claiming(
+            ledger, task, schedule, every, max_late, skew, catch_up, ledger_timeout,
+            ledger_ca, ledger_cert, ledger_key, ledger_user, ledger_password_file, node,
+        )  # fmt: skip
+    elif schedule or every or catch_up:
+        if not ledger:
+            raise click.UsageError("--schedule, --every and --catch-up go with --ledger")
     request = Request(
         vips=list(vips),
         interfaces=frozenset(interfaces),
@@ -356,8 +437,63 @@ def _command(
         # Without a task there is no file to write: IF_MASTER_METRICS_DIR atop a crontab
         # then leaves the jobs that have no --task as they are.
         metrics_dir=metrics_dir if task else None,
+        claiming=claiming,
     )
     return act(request, action)
+
+
+def _claiming(
+    url: str,
+    task: str | None,
+    schedule: str | None,
+    every: str | None,
+    max_late: float,
+    skew: float | None,
+    catch_up: float | None,
+    deadline: float,
+    ca: str | None,
+    cert: str | None,
+    key: str | None,
+    user: str | None,
+    password_file: str | None,
+    node: str | None,
+) -> Claiming:
+    """--ledger's options, checked together, as the record act() uses."""
+    from . import slot
+    from .ledger import Ledger, LedgerError, validate_node
+
+    if not task:
+        raise click.UsageError("--ledger needs --task NAME (the slot key's middle part)")
+    if (schedule is None) == (every is None):
+        raise click.UsageError("--ledger needs exactly one of --schedule or --every")
+    try:
+        plan: slot.Schedule = (
+            slot.Cron(schedule, slot.local_zone()) if schedule is not None
+            else slot.Every(every or "")
+        )  # fmt: skip
+        skew = slot.check_skew(plan, slot.default_skew(plan) if skew is None else skew)
+        if catch_up is not None:
+            slot.check_catch_up(catch_up, max_late)
+        if node is None:
+            import socket
+
+            node = socket.gethostname()
+        node = validate_node(node)
+        store = Ledger.from_options(
+            url,
+            deadline=deadline,
+            ca=ca,
+            cert=cert,
+            key=key,
+            user=user,
+            password_file=password_file,
+        )
+    except (ValueError, LedgerError) as e:
+        raise click.UsageError(str(e)) from None
+    assert store is not None  # url is set
+    return Claiming(
+        ledger=store, schedule=plan, node=node, skew=skew, max_late=max_late, catch_up=catch_up
+    )
 
 
 def run_click(args: list[str]) -> int:

@@ -24,7 +24,17 @@ import os
 #: What the last check found. ``master``: this node acts as master (the job runs);
 #: ``overlap``: master, but the previous run still holds the --no-overlap lock. The others
 #: say why this node is not the master.
-OUTCOMES = ("master", "not_held", "too_young", "keepalived_down", "split_brain", "overlap", "error")
+OUTCOMES = (
+    "master",
+    "not_held",
+    "too_young",
+    "keepalived_down",
+    "split_brain",
+    "overlap",
+    "late",  # --ledger: started after --max-late, not its slot's run
+    "ledger_held",  # --ledger: another node claimed the slot
+    "error",
+)
 #: Why a run was skipped: every outcome but ``master``.
 SKIP_REASONS = tuple(o for o in OUTCOMES if o != "master")
 #: How a run ended: exit status 0, any other status, or killed by a signal.

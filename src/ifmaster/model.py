@@ -12,6 +12,8 @@ from _socket import inet_ntop
 
 TYPE_CHECKING = False  # typing is not imported on the hot path
 if TYPE_CHECKING:
+    from .ledger import Ledger
+    from .slot import Schedule
     from .vip import Vip
 
 #: Kernel address flags (linux/if_addr.h) that mean "not really assigned yet / any more".
@@ -68,6 +70,7 @@ class Action:
     """What to do with the verdict: run a command (exec or supervised), check, or explain."""
 
     __slots__ = (
+        "claiming",
         "command",
         "explain",
         "grace",
@@ -99,6 +102,7 @@ class Action:
         overlap_exit: int = 0,
         lock_dir: str = "/run/lock/if-master",
         metrics_dir: str | None = None,
+        claiming: Claiming | None = None,
     ) -> None:
         self.command = command  # empty: check mode
         self.not_master_exit = not_master_exit
@@ -113,11 +117,41 @@ class Action:
         self.overlap_exit = overlap_exit
         self.lock_dir = lock_dir
         self.metrics_dir = metrics_dir  # set only with a task
+        self.claiming = claiming  # --ledger (needs a task); None: the VIP alone decides
 
     @property
     def supervised(self) -> bool:
         """Whether the command runs as a child instead of replacing if-master (exec)."""
-        return self.watch or self.timeout is not None or self.no_overlap or bool(self.metrics_dir)
+        return (
+            self.watch
+            or self.timeout is not None
+            or self.no_overlap
+            or bool(self.metrics_dir)
+            or self.claiming is not None  # the end goes into the slot's record
+        )
+
+
+class Claiming:
+    """--ledger: claim the run's schedule slot in etcd before running (ledger.py, slot.py)."""
+
+    __slots__ = ("catch_up", "ledger", "max_late", "node", "schedule", "skew")
+
+    def __init__(
+        self,
+        *,
+        ledger: Ledger,
+        schedule: Schedule,
+        node: str,
+        skew: float,
+        max_late: float,
+        catch_up: float | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.schedule = schedule
+        self.node = node  # our name in the claim's record
+        self.skew = skew  # a run this early belongs to the coming slot
+        self.max_late = max_late  # a run this late after its slot is not its run
+        self.catch_up = catch_up  # not master: claim a still unclaimed slot this late
 
 
 class Address:

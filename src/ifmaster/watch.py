@@ -613,8 +613,8 @@ def supervise(
     """
     if not command:
         raise ValueError("supervise() needs a command")
-    if not first.master:
-        raise ValueError("supervise() starts the command only on a master verdict")
+    if events is not None and not first.master:
+        raise ValueError("supervise() watches the VIP only from a master verdict")
     supervisor = _Supervisor(first, check, events, vips, keepalived, grace, say, recheck, timeout)
     try:
         status = supervisor.run(command)

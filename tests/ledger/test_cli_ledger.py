@@ -1,0 +1,126 @@
+"""--ledger through the installed console script, two nodes and a real 3-member etcd.
+
+Both nodes hold the VIP (the split brain no check on one node can rule out): the ledger
+still lets exactly one run per slot. Catch-up, the late run, fail-closed and the end record.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests import etcdlib
+from tests.netnslib import IF_MASTER, Netns
+
+pytestmark = [pytest.mark.netns, pytest.mark.etcd]
+
+VIP = "10.77.0.250"
+_tasks = iter(range(10**6))
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[etcdlib.Cluster]:
+    with etcdlib.cluster(tmp_path_factory.mktemp("etcd")) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def nodes(cluster: etcdlib.Cluster) -> tuple[Netns, Netns]:
+    """Two client nodes, both holding the VIP (split brain), ledger reachable from both."""
+    a, b = cluster.client(), cluster.client()
+    for ns in (a, b):
+        ns.ip("addr", "add", f"{VIP}/32", "dev", "eth0")
+    return a, b
+
+
+def guard(ns: Netns, cluster: etcdlib.Cluster, task: str, marker: Path, *extra: str,
+          **kw: object) -> subprocess.Popen[str]:  # fmt: skip
+    argv = [IF_MASTER, "-v", "--vip", VIP, "--task", task, "--every", "1d", "--max-late", "100000",
+            "--ledger", cluster.url(), "--ledger-timeout", "3", *extra, "--",
+            "sh", "-c", f"echo {ns.name} >> {marker}"]  # fmt: skip
+    return ns.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+
+
+def test_both_hold_the_vip_exactly_one_runs_each_slot(
+    cluster: etcdlib.Cluster, nodes: tuple[Netns, Netns], tmp_path: Path
+) -> None:
+    for round_ in range(5):
+        task = f"race{next(_tasks)}"
+        marker = tmp_path / f"ran{round_}"
+        procs = [guard(ns, cluster, task, marker) for ns in nodes]
+        outs = [p.communicate(timeout=30) for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], outs
+        ran = marker.read_text().split()
+        assert len(ran) == 1, (ran, outs)
+        loser_err = next(err for (_out, err), ns in zip(outs, nodes) if ns.name not in ran)
+        assert " is held by " in loser_err
+        # The winner's end is recorded under the same key.
+        key = f"/if-master/{task}/"
+        record = json.loads(cluster.etcdctl(nodes[0], "get", "--prefix", key, "--print-value-only"))
+        assert record["status"] == 0 and "end" in record
+
+
+def test_catch_up_runs_a_slot_the_master_missed(
+    cluster: etcdlib.Cluster, nodes: tuple[Netns, Netns], tmp_path: Path
+) -> None:
+    a, _b = nodes
+    task = f"catch{next(_tasks)}"
+    marker = tmp_path / "ran"
+    argv = [IF_MASTER, "--vip", "10.77.0.251", "--task", task, "--every", "1d", "--max-late",
+            "100000", "--catch-up", "0.1", "--ledger", cluster.url(), "--",
+            "sh", "-c", f"echo caught-up >> {marker}"]  # fmt: skip
+    r = a.run(argv, timeout=30)  # not the master (no 10.77.0.251 anywhere): catches up
+    assert r.returncode == 0, r.stderr
+    assert marker.read_text().split() == ["caught-up"]
+    r = a.run(argv, timeout=30)  # the slot is claimed now: nothing more runs
+    assert r.returncode == 0 and marker.read_text().split() == ["caught-up"]
+
+
+def test_a_late_run_is_not_its_slots_run(
+    cluster: etcdlib.Cluster, nodes: tuple[Netns, Netns], tmp_path: Path
+) -> None:
+    marker = tmp_path / "ran"
+    argv = [IF_MASTER, "--vip", VIP, "--task", f"late{next(_tasks)}", "--every", "1d",
+            "--max-late", "0", "--ledger", cluster.url(), "--", "touch", str(marker)]  # fmt: skip
+    r = nodes[0].run(argv, timeout=30)
+    now = time.gmtime()
+    if (now.tm_hour, now.tm_min) in ((0, 0), (23, 59)):
+        pytest.skip("ran within a minute of the UTC day's slot: the run is not late")
+    assert r.returncode == 0 and not marker.exists()
+    assert "more than --max-late 0 s" in r.stderr
+
+
+def test_an_unreachable_ledger_fails_closed(
+    cluster: etcdlib.Cluster, nodes: tuple[Netns, Netns], tmp_path: Path
+) -> None:
+    marker = tmp_path / "ran"
+    argv = [IF_MASTER, "--vip", VIP, "--task", "t", "--every", "1d", "--max-late", "100000",
+            "--ledger", "etcd://10.77.0.99:2379/if-master", "--ledger-timeout", "0.5", "--",
+            "touch", str(marker)]  # fmt: skip
+    r = nodes[0].run(argv, timeout=30)
+    assert r.returncode == 125 and not marker.exists()
+    assert r.stderr.startswith("if-master: ledger: ") and r.stderr.count("\n") == 1, r.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--ledger", "etcd://x:2379/p"], "--ledger needs --task"),
+        (["--ledger", "etcd://x:2379/p", "--task", "t"], "exactly one of --schedule or --every"),
+        (["--ledger", "http://x/p", "--task", "t", "--every", "1m"], "etcd://"),
+        (["--ledger", "etcd://x:2379/p", "--task", "t", "--every", "nan"], "nan"),
+        (["--ledger", "etcd://x:2379/p", "--task", "t", "--schedule", "61 * * * *"], "61"),
+        (["--ledger", "etcd://x:2379/p", "--task", "t", "--every", "1m", "--skew", "inf"], "inf"),
+        (["--every", "1m"], "go with --ledger"),
+    ],
+)
+def test_ledger_options_fail_closed(args: list[str], message: str) -> None:
+    r = subprocess.run([IF_MASTER, "--vip", "10.0.0.1", *args, "--", "true"],
+                       capture_output=True, text=True)  # fmt: skip
+    assert r.returncode == 125 and r.stderr.count("\n") == 1, r.stderr
+    assert message in r.stderr

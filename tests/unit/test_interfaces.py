@@ -231,3 +231,21 @@ def test_snapshot_agrees_with_iproute2() -> None:
         }
         ours = {(inet_ntop(a.family, a.packed), a.label) for a in mine.addresses}
         assert ours == theirs
+
+
+@linux
+def test_the_portable_reader_agrees_with_netlink_where_both_work() -> None:
+    """netifaces + psutil (hosts without rtnetlink) see the same devices and addresses here.
+
+    Labels, IPv6 flags and ages are netlink's alone. The portable reader costs one
+    getifaddrs() walk per interface in netifaces: quadratic, which is why Linux never
+    takes it.
+    """
+    netlink_table = {i.name: i for i in interfaces.snapshot()}
+    portable = {i.name: i for i in interfaces._snapshot_portable()}
+    assert set(portable) == set(netlink_table)
+    for name, mine in portable.items():
+        theirs = netlink_table[name]
+        assert {a.packed for a in mine.addresses} == {a.packed for a in theirs.addresses}
+        assert mine.loopback == theirs.loopback
+        assert mine.up == theirs.up or theirs.state in ("dormant", "lowerlayerdown", "no carrier")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from ifmaster.interfaces import STAMP_LAG
 from tests.cluster.conftest import Figure, MakeLab
 from tests.cluster.lab import Lab, Node, assert_ticks, ticklog_lines
 from tests.netnslib import IF_MASTER
@@ -89,7 +90,8 @@ def test_min_hold_prevents_the_straddling_double_run(
         assert r.returncode == 0, r.stderr
 
     plain, held = tmp_path / "plain.log", tmp_path / "held.log"
-    time.sleep(hold)  # the old master has held the VIP long enough by now
+    # The old master has held the VIP long enough by now (ages are understated by STAMP_LAG).
+    time.sleep(hold + STAMP_LAG)
     # The tick fires on the old master first...
     fire(old, plain)
     fire(old, held, "--min-hold", str(hold))
@@ -106,5 +108,5 @@ def test_min_hold_prevents_the_straddling_double_run(
     check = lab.guard(new, "-v", "--min-hold", str(hold), "--vip", lab.vip)
     assert check.returncode == 1 and f"less than --min-hold {hold:g} s" in check.stderr
     # Not skipped for ever: once the new master has held it long enough, it runs.
-    time.sleep(max(0.0, start + skew + hold + 0.2 - time.monotonic()))
+    time.sleep(max(0.0, start + skew + hold + STAMP_LAG + 0.2 - time.monotonic()))
     assert_ticks(lab, tmp_path, 1, [new.name], "--min-hold", str(hold), "--vip", lab.vip)

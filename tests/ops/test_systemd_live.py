@@ -279,8 +279,9 @@ def test_long_job_runs_on_the_master_and_stops_with_the_vip(
     daemon = daemon_pid.read_text().strip()
     job = (a.workdir / "job.pid").read_text().strip()
     assert a.show(LONG_JOB, "SubState") == {"SubState": "running"}
-    # if-master, the job, its sleep and the daemon, all in the unit's cgroup
-    a.wait_for("4 processes", lambda: len(a.cgroup_procs(LONG_JOB)) == 4)
+    # if-master, its sentinel (which SIGKILLs the job's group should if-master be killed
+    # outright), the job, its sleep and the daemon, all in the unit's cgroup
+    a.wait_for("5 processes", lambda: len(a.cgroup_procs(LONG_JOB)) == 5)
     assert inner_alive(a, job) and inner_alive(a, daemon)
     master_ns.ip("addr", "del", f"{VIP}/32", "dev", "eth0")
     a.wait_for("job stopped", lambda: inactive(a, LONG_JOB))

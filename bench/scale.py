@@ -29,12 +29,15 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 VIP = "10.99.0.100"
 OTHER = "10.99.0.1"  # a textual prefix of the node's own 10.99.0.10: not held
@@ -144,12 +147,16 @@ class Host:
 # --- plain runs ---------------------------------------------------------------------------
 
 
-def timed(argv: list[str]) -> tuple[float, float, int, int]:
-    """Wall s, CPU s, peak RSS KiB and exit status of one whole process."""
+def timed(argv: list[str], limit: float = 3600) -> tuple[float, float, int, int]:
+    """Wall s, CPU s, peak RSS KiB and exit status of one whole process, killed (status
+    -9) after ``limit`` seconds."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    timer = threading.Timer(limit, proc.kill)
+    timer.start()
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
+    timer.cancel()
     return (
         elapsed,
         usage.ru_utime + usage.ru_stime,
@@ -158,7 +165,7 @@ def timed(argv: list[str]) -> tuple[float, float, int, int]:
     )
 
 
-def plain_inside(rounds: int, budget: float) -> None:
+def plain_inside(rounds: int, budget: float, limit: float) -> None:
     """Inside one namespace: race the contenders, print one JSON object."""
     tool = str(Path(sys.executable).with_name("if-master"))
     contenders = {
@@ -169,15 +176,22 @@ def plain_inside(rounds: int, budget: float) -> None:
         "seed": ["sh", "-c", f"ip addr show | grep -q {VIP}"],
     }
     # The decision itself, once: check mode is 0 on the master, 1 elsewhere.
-    decided = timed([tool, "--vip", VIP])[3] == 0 and timed([tool, "--vip", OTHER])[3] == 1
+    codes = (timed([tool, "--vip", VIP], limit)[3], timed([tool, "--vip", OTHER], limit)[3])
+    decided = "yes" if codes == (0, 1) else "NO" if -signal.SIGKILL not in codes else "> limit"
     wall: dict[str, list[float]] = {k: [] for k in contenders}
     cpu: dict[str, list[float]] = {k: [] for k in contenders}
     rss: dict[str, int] = dict.fromkeys(contenders, 0)
+    slow: set[str] = set()  # contenders that once took longer than the limit: not run again
     start = time.monotonic()
     warm = done = 0
     while done < rounds:
         for name, argv in contenders.items():
-            t, c, kib, code = timed(argv)
+            if name in slow:
+                continue
+            t, c, kib, code = timed(argv, limit)
+            if code == -signal.SIGKILL:
+                slow.add(name)
+                continue
             if code not in (0, 1):
                 raise SystemExit(f"{argv} exited {code}")
             if warm >= WARMUP:
@@ -195,8 +209,9 @@ def plain_inside(rounds: int, budget: float) -> None:
     print(
         json.dumps(
             {
-                "wall": {k: statistics.median(v) * 1000 for k, v in wall.items()},
-                "cpu": {k: statistics.median(v) * 1000 for k, v in cpu.items()},
+                "wall": {k: statistics.median(v) * 1000 for k, v in wall.items() if v},
+                "cpu": {k: statistics.median(v) * 1000 for k, v in cpu.items() if v},
+                "limit": limit,
                 "rss": rss,
                 "rounds": done,
                 "decided": decided,
@@ -205,26 +220,40 @@ def plain_inside(rounds: int, budget: float) -> None:
     )
 
 
-def plain(sizes: list[tuple[str, int, int]], rounds: int, budget: float) -> list[str]:
+def plain_row(label: str, r: dict[str, Any], setup_s: float) -> str:
+    """One markdown row from plain_inside's JSON; a contender over the limit shows so."""
+    w, c, m = r["wall"], r["cpu"], r["rss"]
+    f, cf = w["floor"], c["floor"]
+    over = f"> {r['limit']:g} s"
+
+    def x(d: dict[str, float], k: str, floor: float) -> str:
+        return f"{d[k] / floor:.2f}" if k in d else over
+
+    def mib(*keys: str) -> str:
+        if not all(k in w for k in keys):
+            return over
+        return f"{(max(m[k] for k in keys) - m['floor']) / 1024:+.1f}"
+
+    return (
+        f"| {label} | {f:.1f} | {x(w, 'master', f)} | {x(w, 'not', f)} "
+        f"| {x(c, 'master', cf)} | {x(c, 'not', cf)} | {x(w, 'explain', f)} "
+        f"| {x(w, 'seed', f)} | {m['floor'] / 1024:.1f} | {mib('master', 'not')} "
+        f"| {mib('explain')} | {r['decided']} | {r['rounds']} "
+        f"| {setup_s:.1f} |"
+    )
+
+
+def plain(sizes: list[tuple[str, int, int]], rounds: int, budget: float, limit: float) -> list[str]:
     rows = []
     for label, links, addresses in sizes:
         host = Host(f"{links}-{addresses}", links=links, addresses=addresses)
         try:
-            me = [sys.executable, os.path.abspath(__file__), "--plain-inside",
-                  "--rounds", str(rounds), "--budget", str(budget)]  # fmt: skip
+            me = [sys.executable, os.path.abspath(__file__), "--plain-inside", "--rounds",
+                  str(rounds), "--budget", str(budget), "--limit", str(limit)]  # fmt: skip
             r = json.loads(sh(host.exec_argv(me)).stdout)
         finally:
             host.close()
-        w, c, m = r["wall"], r["cpu"], r["rss"]
-        f, cf = w["floor"], c["floor"]
-        rows.append(
-            f"| {label} | {f:.1f} | {w['master'] / f:.2f} | {w['not'] / f:.2f} "
-            f"| {c['master'] / cf:.2f} | {c['not'] / cf:.2f} | {w['explain'] / f:.2f} "
-            f"| {w['seed'] / f:.2f} | {m['floor'] / 1024:.1f} "
-            f"| {(max(m['master'], m['not']) - m['floor']) / 1024:+.1f} "
-            f"| {(m['explain'] - m['floor']) / 1024:+.1f} "
-            f"| {'yes' if r['decided'] else 'NO'} | {r['rounds']} | {host.setup_s:.1f} |"
-        )
+        rows.append(plain_row(label, r, host.setup_s))
         print(rows[-1], file=sys.stderr, flush=True)
     return rows
 
@@ -362,12 +391,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20, help="plain runs: rounds per size")
     parser.add_argument("--budget", type=float, default=60.0, help="plain runs: s per size")
+    parser.add_argument(
+        "--limit", type=float, default=30.0, help="plain runs: s before one run is killed"
+    )
     parser.add_argument("--part", choices=("plain", "watch", "both"), default="both")
     parser.add_argument("--quick", action="store_true", help="small sizes, short windows")
     parser.add_argument("--plain-inside", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    # SIGTERM (a test's timeout, a kill) unwinds like Ctrl-C, so the namespaces are removed.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     if args.plain_inside:
-        plain_inside(args.rounds, args.budget)
+        plain_inside(args.rounds, args.budget, args.limit)
         return
     if args.quick:
         plain_sizes = [
@@ -396,7 +430,7 @@ def main() -> None:
     cmd = "bench/scale.py " + " ".join(sys.argv[1:])
     py = sys.version.split()[0]
     if args.part in ("plain", "both"):
-        rows = plain(plain_sizes, rounds, budget)
+        rows = plain(plain_sizes, rounds, budget, args.limit)
         print(
             f"### Plain runs: `{cmd.strip()}` (python {py}, extra links: {Host.kind}, "
             f"medians after {WARMUP} warm-up rounds, ratios to `python -c pass`)\n"

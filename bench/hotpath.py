@@ -54,10 +54,8 @@ NOBODY = 65534
 WARMUP = 5
 
 
-def timed(
-    argv: list[str], env: dict[str, str], user: int | None = None
-) -> tuple[float, float, int]:
-    """Wall and CPU (user+sys) seconds and peak RSS (KiB) of one whole process (as ``user``).
+def timed(argv: list[str], env: dict[str, str], user: int | None = None) -> tuple[float, float]:
+    """Wall and CPU (user+sys) seconds of one whole process (run as ``user`` if given).
 
     CPU time is what other load on the machine disturbs least: report it beside wall time.
     """
@@ -77,32 +75,51 @@ def timed(
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode not in (0, 1):
         raise SystemExit(f"{argv} exited {proc.returncode}")
-    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+    return elapsed, usage.ru_utime + usage.ru_stime
 
 
 Contenders = dict[str, tuple[list[str], dict[str, str], "int | None"]]
 
 
-def race(
-    contenders: Contenders, rounds: int
-) -> tuple[dict[str, float], dict[str, float], dict[str, int]]:
-    """Median wall ms, median CPU ms and peak RSS KiB of each contender, run round-robin
-    after a warm-up, so machine noise hits every contender alike."""
+def race(contenders: Contenders, rounds: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Median wall and CPU ms of each contender, run round-robin after a warm-up, so
+    machine noise hits every contender alike."""
     times: dict[str, list[float]] = {k: [] for k in contenders}
     cpu: dict[str, list[float]] = {k: [] for k in contenders}
-    rss: dict[str, int] = dict.fromkeys(contenders, 0)
     for round_ in range(rounds + WARMUP):
         for name, (argv, env, user) in contenders.items():
-            t, c, kib = timed(argv, env, user)
+            t, c = timed(argv, env, user)
             if round_ >= WARMUP:  # the first rounds warm caches (and write byte-code)
                 times[name].append(t)
                 cpu[name].append(c)
-                rss[name] = max(rss[name], kib)
 
     def ms(d: dict[str, list[float]]) -> dict[str, float]:
         return {k: statistics.median(v) * 1000 for k, v in d.items()}
 
-    return ms(times), ms(cpu), rss
+    return ms(times), ms(cpu)
+
+
+def peak_rss(argv: list[str], env: dict[str, str], runs: int = 3) -> int | None:
+    """Peak RSS (KiB) over a few runs, through GNU time; None without /usr/bin/time.
+
+    Not this process's rusage of its child: a child forked (or vforked) from here starts
+    with this process's pages, and the kernel keeps that high-water mark across the exec,
+    so every contender would show this bench's own size. /usr/bin/time is a few hundred KiB.
+    """
+    if not os.access("/usr/bin/time", os.X_OK):
+        return None
+    best = 0
+    with tempfile.NamedTemporaryFile("r") as out:
+        for _ in range(runs):
+            subprocess.run(
+                ["/usr/bin/time", "-f", "%M", "-o", out.name, *argv],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            out.seek(0)
+            best = max(best, int(out.read().split()[-1]))
+    return best
 
 
 def inside(rounds: int) -> None:
@@ -142,7 +159,8 @@ def inside(rounds: int) -> None:
         "bash seed script, master": (["bash", str(seed), "true"], env, None),
         "bash seed script, not master": (["bash", str(seed_other), "true"], env, None),
     }
-    med, cpu, rss = race(contenders, rounds)
+    med, cpu = race(contenders, rounds)
+    rss = {k: peak_rss(argv, env) for k, (argv, env, _user) in contenders.items()}
     shutil.rmtree(tmp, ignore_errors=True)
     floor, cfloor = med["python -c pass (floor)"], cpu["python -c pass (floor)"]
     bash = med["bash seed script, master"]
@@ -152,9 +170,11 @@ def inside(rounds: int) -> None:
         f" {'peak RSS MiB':>13}"
     )
     for name in contenders:
+        kib = rss[name]
         print(
             f"{name:38} {med[name]:6.1f} {med[name] / floor:8.2f} {med[name] / bash:7.2f}"
-            f" {cpu[name]:7.1f} {cpu[name] / cfloor:8.2f} {rss[name] / 1024:13.1f}"
+            f" {cpu[name]:7.1f} {cpu[name] / cfloor:8.2f}"
+            + (f" {kib / 1024:13.1f}" if kib is not None else " n/a (no /usr/bin/time)")
         )
 
 
@@ -330,7 +350,7 @@ def time_installers(plan_file: str, rounds: int, user: int | None) -> None:
         contenders[p["name"] + " floor"] = ([p["python"], "-c", "pass"], env, user)
         contenders[p["name"] + " master"] = ([p["script"], "--vip", VIP, "--", "true"], env, user)
         contenders[p["name"] + " not"] = ([p["script"], "--vip", OTHER, "--", "true"], env, user)
-    med, cpu, _rss = race(contenders, rounds)
+    med, cpu = race(contenders, rounds)
     who = "root" if user is None else f"uid {user} (HOME {home})"
     print(
         f"### Installers: `bench/hotpath.py --installers --rounds {rounds}`; {rounds} rounds after "

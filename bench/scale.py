@@ -147,9 +147,8 @@ class Host:
 # --- plain runs ---------------------------------------------------------------------------
 
 
-def timed(argv: list[str], limit: float = 3600) -> tuple[float, float, int, int]:
-    """Wall s, CPU s, peak RSS KiB and exit status of one whole process, killed (status
-    -9) after ``limit`` seconds."""
+def timed(argv: list[str], limit: float = 3600) -> tuple[float, float, int]:
+    """Wall s, CPU s and exit status of one whole process, killed (-9) after ``limit`` s."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     timer = threading.Timer(limit, proc.kill)
@@ -157,12 +156,30 @@ def timed(argv: list[str], limit: float = 3600) -> tuple[float, float, int, int]
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
     timer.cancel()
-    return (
-        elapsed,
-        usage.ru_utime + usage.ru_stime,
-        usage.ru_maxrss,
-        os.waitstatus_to_exitcode(status),
-    )
+    return elapsed, usage.ru_utime + usage.ru_stime, os.waitstatus_to_exitcode(status)
+
+
+def peak_rss(argv: list[str], limit: float, runs: int = 3) -> int | None:
+    """Peak RSS (KiB) over a few runs, through GNU time; None without /usr/bin/time.
+
+    Not the rusage of a child of this process: a child forked (or vforked) from it starts
+    with this process's pages, and the kernel keeps that high-water mark across the exec,
+    so every contender would show this bench's own size. /usr/bin/time is a few hundred KiB.
+    """
+    if not os.access("/usr/bin/time", os.X_OK):
+        return None
+    best = 0
+    with tempfile.NamedTemporaryFile("r") as out:
+        for _ in range(runs):
+            subprocess.run(
+                ["/usr/bin/time", "-f", "%M", "-o", out.name, *argv],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=limit,
+            )
+            out.seek(0)
+            best = max(best, int(out.read().split()[-1]))
+    return best
 
 
 def plain_inside(rounds: int, budget: float, limit: float) -> None:
@@ -176,11 +193,10 @@ def plain_inside(rounds: int, budget: float, limit: float) -> None:
         "seed": ["sh", "-c", f"ip addr show | grep -q {VIP}"],
     }
     # The decision itself, once: check mode is 0 on the master, 1 elsewhere.
-    codes = (timed([tool, "--vip", VIP], limit)[3], timed([tool, "--vip", OTHER], limit)[3])
+    codes = (timed([tool, "--vip", VIP], limit)[2], timed([tool, "--vip", OTHER], limit)[2])
     decided = "yes" if codes == (0, 1) else "NO" if -signal.SIGKILL not in codes else "> limit"
     wall: dict[str, list[float]] = {k: [] for k in contenders}
     cpu: dict[str, list[float]] = {k: [] for k in contenders}
-    rss: dict[str, int] = dict.fromkeys(contenders, 0)
     slow: set[str] = set()  # contenders that once took longer than the limit: not run again
     start = time.monotonic()
     warm = done = 0
@@ -188,7 +204,7 @@ def plain_inside(rounds: int, budget: float, limit: float) -> None:
         for name, argv in contenders.items():
             if name in slow:
                 continue
-            t, c, kib, code = timed(argv, limit)
+            t, c, code = timed(argv, limit)
             if code == -signal.SIGKILL:
                 slow.add(name)
                 continue
@@ -197,7 +213,6 @@ def plain_inside(rounds: int, budget: float, limit: float) -> None:
             if warm >= WARMUP:
                 wall[name].append(t)
                 cpu[name].append(c)
-                rss[name] = max(rss[name], kib)
         elapsed = time.monotonic() - start
         if warm < WARMUP and elapsed < budget / 4:
             warm += 1
@@ -206,6 +221,7 @@ def plain_inside(rounds: int, budget: float, limit: float) -> None:
         done = len(wall["floor"])
         if done and elapsed > budget:
             break  # a slow size keeps the bench bounded; the rounds column says so
+    rss = {k: peak_rss(argv, limit) for k, argv in contenders.items() if k not in slow}
     print(
         json.dumps(
             {
@@ -232,12 +248,14 @@ def plain_row(label: str, r: dict[str, Any], setup_s: float) -> str:
     def mib(*keys: str) -> str:
         if not all(k in w for k in keys):
             return over
+        if m["floor"] is None:
+            return "n/a (no /usr/bin/time)"
         return f"{(max(m[k] for k in keys) - m['floor']) / 1024:+.1f}"
 
     return (
         f"| {label} | {f:.1f} | {x(w, 'master', f)} | {x(w, 'not', f)} "
         f"| {x(c, 'master', cf)} | {x(c, 'not', cf)} | {x(w, 'explain', f)} "
-        f"| {x(w, 'seed', f)} | {m['floor'] / 1024:.1f} | {mib('master', 'not')} "
+        f"| {x(w, 'seed', f)} | {(m['floor'] or 0) / 1024:.1f} | {mib('master', 'not')} "
         f"| {mib('explain')} | {r['decided']} | {r['rounds']} "
         f"| {setup_s:.1f} |"
     )

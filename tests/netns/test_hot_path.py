@@ -81,32 +81,48 @@ def test_installed_command_is_our_script_not_a_generated_wrapper() -> None:
     assert installed[1:] == SCRIPT.read_text().splitlines()[1:]
 
 
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
 @pytest.fixture
 def no_bytecode_install() -> Iterator[Path]:
-    """A root-owned copy of the package without byte-code, as `uv tool install` leaves it,
-    and a home for nobody; in a 0755 directory under /tmp that nobody can enter."""
+    """A root-owned copy of the package (and netifaces) without byte-code, as `uv tool
+    install` leaves it, the script, and a home for nobody, in a 0755 directory under /tmp;
+    run by an interpreter nobody can reach (the venv's may sit under /root)."""
+    import _netifaces
+    import netifaces
+
     import ifmaster
 
     top = Path(tempfile.mkdtemp(prefix="ifm-pyc-"))
     try:
         top.chmod(0o755)
-        shutil.copytree(
-            Path(ifmaster.__file__).parent,
-            top / "site" / "ifmaster",
-            ignore=shutil.ignore_patterns("__pycache__"),
-        )
+        site = top / "site"
+        no_pyc = shutil.ignore_patterns("__pycache__")
+        shutil.copytree(Path(ifmaster.__file__).parent, site / "ifmaster", ignore=no_pyc)
+        shutil.copytree(Path(netifaces.__file__).parent, site / "netifaces", ignore=no_pyc)
+        shutil.copy(str(_netifaces.__file__), site)
+        shutil.copy(SCRIPT, top / "if-master")
         home = top / "home"
         home.mkdir(mode=0o700)
         os.chown(home, NOBODY, NOBODY)
-        probe = subprocess.run([*AS_NOBODY, sys.executable, "-c", "import netifaces"])
-        require(probe.returncode == 0, f"nobody cannot run {sys.executable} with netifaces")
+        for python in (SYSTEM_PYTHON, sys.executable):  # _netifaces needs the same version
+            probe = subprocess.run(
+                [*AS_NOBODY, python, "-c", "import sys; print(sys.version_info[:2])"],
+                capture_output=True,
+                text=True,
+            )
+            if probe.stdout.strip() == str(sys.version_info[:2]):
+                (top / "python").symlink_to(python)
+                break
+        require((top / "python").exists(), f"nobody can run no Python {sys.version_info[:2]}")
         yield top
     finally:
         shutil.rmtree(top, ignore_errors=True)
 
 
 def guarded_run(node: Node, top: Path, user: list[str], **env: str) -> int:
-    argv = [*user, sys.executable, str(SCRIPT), "--vip", "10.50.0.10", "--", "true"]
+    argv = [*user, str(top / "python"), str(top / "if-master"), "--vip", "10.50.0.10", "--", "true"]
     r = node.ns.run(argv, env={"PATH": os.environ["PATH"], "PYTHONPATH": str(top / "site"), **env})
     assert r.stderr == ""
     return r.returncode

@@ -171,12 +171,15 @@ def peak_rss(argv: list[str], limit: float, runs: int = 3) -> int | None:
     best = 0
     with tempfile.NamedTemporaryFile("r") as out:
         for _ in range(runs):
-            subprocess.run(
-                ["/usr/bin/time", "-f", "%M", "-o", out.name, *argv],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                timeout=limit,
-            )
+            try:
+                subprocess.run(
+                    ["/usr/bin/time", "-f", "%M", "-o", out.name, *argv],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    timeout=limit,
+                )
+            except subprocess.TimeoutExpired:
+                return None
             out.seek(0)
             best = max(best, int(out.read().split()[-1]))
     return best
@@ -248,8 +251,8 @@ def plain_row(label: str, r: dict[str, Any], setup_s: float) -> str:
     def mib(*keys: str) -> str:
         if not all(k in w for k in keys):
             return over
-        if m["floor"] is None:
-            return "n/a (no /usr/bin/time)"
+        if m["floor"] is None or any(m[k] is None for k in keys):
+            return "n/a"  # no /usr/bin/time, or over the limit this time
         return f"{(max(m[k] for k in keys) - m['floor']) / 1024:+.1f}"
 
     return (

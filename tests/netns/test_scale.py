@@ -79,6 +79,6 @@ def test_the_decision_does_not_depend_on_the_hosts_size(
     netns_factory: NetnsFactory, links: int, addresses: int
 ) -> None:
     ns = host(netns_factory, links, addresses)
-    assert decision(ns) == (0, 1, 0, [{"vip": VIP, "interface": "eth0"}], "ran\n")
+    assert decision(ns) == (0, 1, 0, [{"vip": VIP, "interface": "eth0", "label": None}], "ran\n")
     ns.ip("addr", "del", f"{VIP}/24", "dev", "eth0")
     assert decision(ns) == (1, 1, 1, [], "")

@@ -57,6 +57,8 @@ DURATIONS = {
     "partition": (2.0, 10.0),
 }
 
+FREEZE_TIMEOUT = 30.0
+
 SEED_SCRIPT = """#!/bin/bash
 FLOATING_IP_ADDRESS={vip}
 if (ip addr show | grep "$FLOATING_IP_ADDRESS")
@@ -135,6 +137,8 @@ def make_schedule(
         duration = round(rng.uniform(lo, hi), 2)
         pick = rng.random()
         if start + duration > (ticks - 8) * period:
+            if len(faults) < len(kinds):
+                order.insert(0, kind)  # every kind once: try this one again at the next tick
             continue
         faults.append(Fault(len(faults), kind, round(start, 3), duration, pick))
     return faults
@@ -231,17 +235,21 @@ class Freezer:
             assert self.path is not None
             want = "FROZEN" if frozen else "THAWED"
             (self.path / "freezer.state").write_text(want)
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + FREEZE_TIMEOUT
             while (self.path / "freezer.state").read_text().strip() != want:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"{self.path}: not {want}")
+                    # A task stuck in the kernel (D state) keeps the group FREEZING: back out,
+                    # or the node would stay half frozen for the rest of the run.
+                    (self.path / "freezer.state").write_text("THAWED")
+                    raise RuntimeError(f"{self.path}: not {want} after {FREEZE_TIMEOUT} s")
                 time.sleep(0.01)
         elif self.version == 2:
             assert self.path is not None
             (self.path / "cgroup.freeze").write_text("1" if frozen else "0")
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + FREEZE_TIMEOUT
             while f"frozen {int(frozen)}" not in (self.path / "cgroup.events").read_text():
                 if time.monotonic() > deadline:
+                    (self.path / "cgroup.freeze").write_text("0")
                     raise RuntimeError(f"{self.path}: frozen not {int(frozen)}")
                 time.sleep(0.01)
         else:
@@ -426,8 +434,9 @@ def run(args: argparse.Namespace, rundir: Path) -> Path:
             t.start()
         for t in threads:
             t.join()
+        deadline = t0 + args.ticks * args.period + meta["long_duration"] + 120
         for proc in drivers:
-            proc.wait(timeout=args.ticks * args.period + 300)
+            proc.wait(timeout=max(1.0, deadline - time.clock_gettime(BOOT)))
         chaos.done.set()
         sampler.join()
         (rundir / "keepalived.logs").write_text(lab.logs())
@@ -532,7 +541,17 @@ class Chaos:
         was_master = node.name in self.lab.holders()
         t_start = self.now()
         try:
-            start(node)
+            try:
+                start(node)
+            except Exception as exc:
+                try:
+                    heal(node)  # undo whatever half of the fault took hold
+                finally:
+                    t = self.now()
+                    self.write(
+                        Happened(fault.id, fault.kind, node.name, t_start, t, repr(exc), True)
+                    )
+                return
             self.sleep_until(fault.end)
             heal(node)
         finally:

@@ -174,7 +174,8 @@ def driver(config_path: str) -> int:
         for item in running[:]:
             tick, prof, proc = item
             if proc.poll() is not None:
-                record(f"rc {tick} {node} {prof} {proc.returncode}")
+                now = time.clock_gettime(BOOT)
+                record(f"rc {tick} {node} {prof} {proc.returncode} {now:.3f}")
                 running.remove(item)
 
     for n in range(cfg["ticks"]):
@@ -677,6 +678,7 @@ class Ledger:
     runs: dict[str, dict[int, dict[str, float]]]  # profile -> tick -> node -> job start
     intervals: dict[str, list[tuple[str, int, float, float | None]]]  # long jobs
     rcs: dict[str, dict[int, dict[str, int]]]  # profile -> tick -> node -> exit status
+    ended: dict[str, dict[int, dict[str, float]]]  # profile -> tick -> node -> when reaped
 
 
 def read_ledger(path: Path, t0: float) -> Ledger:
@@ -686,6 +688,7 @@ def read_ledger(path: Path, t0: float) -> Ledger:
     starts: dict[tuple[str, int, str], float] = {}
     ends: dict[tuple[str, int, str], float] = {}
     rcs: dict[str, dict[int, dict[str, int]]] = {}
+    ended: dict[str, dict[int, dict[str, float]]] = {}
     for line in path.read_text().splitlines():
         p = line.split()
         if not p:
@@ -702,10 +705,12 @@ def read_ledger(path: Path, t0: float) -> Ledger:
             ends[p[3], int(p[1]), p[2]] = float(p[4]) - t0
         elif p[0] == "rc":
             rcs.setdefault(p[3], {}).setdefault(int(p[1]), {})[p[2]] = int(p[4])
+            if len(p) > 5:
+                ended.setdefault(p[3], {}).setdefault(int(p[1]), {})[p[2]] = float(p[5]) - t0
     intervals: dict[str, list[tuple[str, int, float, float | None]]] = {}
     for (prof, tick, node), s in starts.items():
         intervals.setdefault(prof, []).append((node, tick, s, ends.get((prof, tick, node))))
-    return Ledger(fires, due, runs, intervals, rcs)
+    return Ledger(fires, due, runs, intervals, rcs, ended)
 
 
 def overlap_seconds(
@@ -778,10 +783,42 @@ def check(rundir: Path, settle: float | None = None) -> dict[str, Any]:
             lags.append(t - due[tick, node])
     lags.sort()
 
+    # Stalls: a node that fired more than a period late, or a guard that decided more than a
+    # period after its fire, without a pause or freeze of that node in between. A loaded
+    # machine does that (here: other work holding the kernel's rtnl lock, which every netlink
+    # query waits for); the guard then decides about a tick long gone.
+    stalled: set[int] = set()
+    last_seen: dict[int, float] = {}
+
+    def was_frozen(node: str, a: float, b: float) -> bool:
+        return any(x <= b and a <= y for x, y in frozen.get(node, []))
+
+    for (tick, node), t in ledger.fires.items():
+        if t - due[tick, node] > period and not was_frozen(node, due[tick, node], t):
+            stalled.add(tick)
+    decided: list[tuple[int, str, float]] = []
+    for per_tick in ledger.runs.values():
+        decided += [
+            (tick, node, t) for tick, nodes in per_tick.items() for node, t in nodes.items()
+        ]
+    for prof, per_tick in ledger.ended.items():
+        if prof in LONG_PROFILES or prof == "explain":
+            continue
+        decided += [
+            (tick, node, t) for tick, nodes in per_tick.items() for node, t in nodes.items()
+        ]
+    for tick, node, t in decided:
+        fired = ledger.fires.get((tick, node))
+        if fired is None:
+            continue
+        last_seen[tick] = max(last_seen.get(tick, t), t)
+        if t - fired > period and not was_frozen(node, fired, t):
+            stalled.add(tick)
+
     def span(n: int) -> tuple[float, float]:
-        """When tick n's guards ran: from its nominal time to its last node's fire (a node
-        frozen, or starved of CPU, fires late; the guard decides then)."""
-        return n * period, max(n * period, last_fire.get(n, 0.0))
+        """When tick n's guards ran: from its nominal time to its last node's fire or
+        decision (a node frozen, or starved, decides late: the faults around then count)."""
+        return n * period, max(n * period, last_fire.get(n, 0.0), last_seen.get(n, 0.0))
 
     def meets(a: tuple[float, float], lo: float, hi: float) -> bool:
         return a[0] <= hi and lo <= a[1]
@@ -799,7 +836,8 @@ def check(rundir: Path, settle: float | None = None) -> dict[str, Any]:
 
     kinds_of = {}
     for n in range(ticks):
-        kinds_of[n] = sorted({f["kind"] for f in around(n)}) or ["none"]
+        found = {f["kind"] for f in around(n)} | ({"stall"} if n in stalled else set())
+        kinds_of[n] = sorted(found) or ["none"]
     rows: dict[str, dict[str, dict[str, float]]] = {}
     anomalies: list[dict[str, Any]] = []
     for prof in meta["profiles"]:
@@ -831,6 +869,7 @@ def check(rundir: Path, settle: float | None = None) -> dict[str, Any]:
                         },
                         "rc": ledger.rcs.get(prof, {}).get(n, {}),
                         "in_failover_window": in_window(n),
+                        "kinds": kinds_of[n],
                         "faults": [
                             {k: f[k] for k in ("id", "kind", "target", "start", "end")}
                             for f in around(n)
@@ -855,6 +894,7 @@ def check(rundir: Path, settle: float | None = None) -> dict[str, Any]:
         "schedule": meta["schedule"],
         "faults": faults,
         "settle": settle,
+        "stalled_ticks": sorted(stalled),
         # How late the drivers fired, frozen nodes aside: CPU starvation looks like a pause.
         "fire_lag_s": {
             "p50": round(lags[len(lags) // 2], 3) if lags else None,
@@ -894,7 +934,7 @@ def table(report: dict[str, Any], recommended: str = RECOMMENDED) -> str:
     ]
     for prof, rows in report["results"].items():
         mark = " *" if prof == recommended else ""
-        for kind in [*KINDS, "none", "all"]:
+        for kind in [*KINDS, "stall", "none", "all"]:
             if kind not in rows:
                 continue
             r = rows[kind]

@@ -58,6 +58,7 @@ DURATIONS = {
 }
 
 FREEZE_TIMEOUT = 30.0
+THAW_BURST = 10.0  # seconds after a thaw during which late decisions are not called stalls
 
 SEED_SCRIPT = """#!/bin/bash
 FLOATING_IP_ADDRESS={vip}
@@ -791,7 +792,9 @@ def check(rundir: Path, settle: float | None = None) -> dict[str, Any]:
     last_seen: dict[int, float] = {}
 
     def was_frozen(node: str, a: float, b: float) -> bool:
-        return any(x <= b and a <= y for x, y in frozen.get(node, []))
+        """Frozen at some point in [a, b], or thawing: a thawed node fires its missed ticks
+        all at once, and that burst of processes takes a few seconds (THAW_BURST)."""
+        return any(x <= b and a <= y + THAW_BURST for x, y in frozen.get(node, []))
 
     for (tick, node), t in ledger.fires.items():
         if t - due[tick, node] > period and not was_frozen(node, due[tick, node], t):
@@ -947,6 +950,29 @@ def table(report: dict[str, Any], recommended: str = RECOMMENDED) -> str:
     return "\n".join(lines)
 
 
+def markdown(report: dict[str, Any]) -> str:
+    """The results as a Markdown table: a row per fault kind, a column per profile; each cell
+    is exactly-once % / doubles / misses (misses outside any failover window in brackets)."""
+    profs = list(report["results"])
+    head = "| fault | ticks | " + " | ".join(f"`{p}`" for p in profs) + " |"
+    lines = [head, "|---|---:|" + "---|" * len(profs)]
+    for kind in [*KINDS, "stall", "none", "all"]:
+        cells = []
+        ticks = 0
+        for prof in profs:
+            r = report["results"][prof].get(kind)
+            if r is None:
+                cells.append("")
+                continue
+            ticks = r["ticks"]
+            out = f" ({r['miss_outside']})" if r["miss_outside"] else ""
+            cell = f"{r['exactly_once_pct']:g} / {r['double']} / {r['miss']}{out}"
+            cells.append(f"**{cell}**" if prof == report["meta"]["recommended"] else cell)
+        if ticks:
+            lines.append(f"| {kind} | {ticks} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def anomaly_lines(report: dict[str, Any], profiles_: Sequence[str]) -> str:
     out = []
     for a in report["anomalies"]:
@@ -993,6 +1019,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the report here")
     parser.add_argument("--check", type=Path, help="only check an existing run directory")
     parser.add_argument("--anomalies", default=RECOMMENDED, help="profiles whose anomalies to list")
+    parser.add_argument("--markdown", action="store_true", help="print a Markdown table too")
     parser.add_argument("--driver", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.driver:
@@ -1008,6 +1035,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.json or rundir / "report.json"
     out.write_text(json.dumps(report, indent=1))
     print(table(report))
+    if args.markdown:
+        print("\n" + markdown(report))
     listed = report["meta"]["profiles"] if args.anomalies == "all" else args.anomalies.split(",")
     text = anomaly_lines(report, listed)
     if text:

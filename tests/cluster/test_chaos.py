@@ -4,8 +4,9 @@ One run of ~80 s against a real three-node keepalived lab, with every fault kind
 (stop, crash, VM pause, process freeze, link cut, advert loss, priority change, partition).
 It asserts only the README's promises:
 
-- the recommended profile never runs a tick twice, except around an L2 partition, which no
-  check on one node can see;
+- the recommended profile never runs a tick twice, except where the README says no check on
+  one node can prevent it (an L2 partition, a VM pause longer than a failover plus
+  ``--min-hold``, a guard stalled for more than a tick period);
 - the seed's bash script and plain ``if-master`` do run ticks twice under these faults, so
   the harness is proven able to see what it claims is absent.
 
@@ -20,6 +21,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,12 +65,27 @@ def test_chaos_short_run(tmp_path: Path) -> None:
     doubles = [
         a
         for a in report["anomalies"]
-        if a["profile"] == recommended
-        and a["what"] == "double"
-        and not any(f["kind"] == "partition" for f in a["faults"])
+        if a["profile"] == recommended and a["what"] == "double" and not excused(a, report)
     ]
     assert not doubles, f"{recommended} ran ticks twice:\n{json.dumps(doubles, indent=1)}"
 
     for weak in ("seed", "plain"):
         seen = report["results"][weak]["all"]["double"]
         assert seen > 0, f"{weak}: no double under faults: the harness saw nothing\n{run.stdout}"
+
+
+def excused(anomaly: dict[str, Any], report: dict[str, Any]) -> bool:
+    """The doubles the README says no check on one node prevents.
+
+    An L2 partition; a VM pause longer than a failover plus --min-hold (the other node took
+    over and ran ticks, the thawed node takes the VIP back and runs them again as cron
+    catches up); a stall (a guard that decided more than a period after cron fired it).
+    """
+    meta = report["meta"]
+    long_pause = 3 * meta["advert_int"] + meta["min_hold"]
+    for fault in anomaly["faults"]:
+        if fault["kind"] == "partition":
+            return True
+        if fault["kind"] == "pause" and fault["end"] - fault["start"] > long_pause:
+            return True
+    return "stall" in anomaly["kinds"]

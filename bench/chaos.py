@@ -89,12 +89,22 @@ def profiles(min_hold: float) -> dict[str, list[str]]:
         "arp-probe": ["--arp-probe"],
         "rk+min-hold": ["--require-keepalived", "--min-hold", h],
         "rk+min-hold+arp": ["--require-keepalived", "--min-hold", h, "--arp-probe"],
+        # ... and run nothing on a verdict reached more than a second after the guard
+        # started (an overloaded host's guard, stalled on the kernel's rtnl lock).
+        "rk+min-hold+arp+delay": [
+            "--require-keepalived",
+            "--min-hold",
+            h,
+            "--arp-probe",
+            "--max-delay",
+            "1",
+        ],  # fmt: skip
         "watch": ["--watch", "--grace", "1"],
     }
 
 
 #: The profile the README recommends to careful users.
-RECOMMENDED = "rk+min-hold+arp"
+RECOMMENDED = "rk+min-hold+arp+delay"
 LONG_PROFILES = ("watch",)
 
 

@@ -130,6 +130,15 @@ def _act(request: Request, action: Action, audit: Audit | None) -> int:
         if not action.command:
             _record(action, verdict.outcome)
             return status.OK
+        if action.max_delay is not None:
+            delay = _since_start()
+            if delay > action.max_delay:
+                say(
+                    f"decided {delay:.1f} s after starting, more than --max-delay "
+                    f"{action.max_delay:g} s (an overloaded or frozen host): not running"
+                )
+                _record(action, "stale")
+                return action.not_master_exit if action.not_master_exit is not None else 0
         if not action.supervised:
             from .run import exec_command
 
@@ -227,6 +236,23 @@ def _supervise(
         say=say,
         on_end=on_end,
     )
+
+
+def _since_start(proc: str = "/proc") -> float:
+    """Seconds since this process started, on CLOCK_BOOTTIME (frozen time counts too)."""
+    import os
+    import time
+
+    try:
+        with open(f"{proc}/self/stat", "rb") as f:
+            stat = f.read().decode()
+    except OSError as e:
+        raise IfMasterError(
+            status.FAILURE, f"--max-delay: cannot read {proc}/self/stat: {e.strerror or e}"
+        ) from None
+    # Field 22, starttime, in clock ticks since boot; the name (field 2) may hold spaces.
+    ticks = int(stat[stat.rindex(")") + 2 :].split()[19])
+    return time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _now() -> float:

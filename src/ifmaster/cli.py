@@ -217,6 +217,13 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
     f"after --grace); exit {ExitCode.TIMEOUT} like coreutils timeout. Up to 31 days.",
 )
 @click.option(
+    "--max-delay",
+    type=Seconds(3600.0, positive=True),
+    metavar="SECONDS",
+    help="Run nothing if the decision came more than SECONDS after if-master started (an "
+    "overloaded or frozen host: the VIP may have moved since). Exit as when not master.",
+)
+@click.option(
     "--task",
     type=TaskName(),
     envvar="IF_MASTER_TASK",
@@ -364,6 +371,7 @@ def _command(
     watch: bool,
     grace: float | None,
     timeout: float | None,
+    max_delay: float | None,
     task: str | None,
     no_overlap: bool,
     overlap_exit: int,
@@ -430,6 +438,7 @@ def _command(
         grace=5.0 if grace is None else grace,
         explain=("json" if as_json else "text") if explain or as_json else None,
         timeout=timeout,
+        max_delay=max_delay,
         task=task,
         no_overlap=no_overlap,
         overlap_exit=overlap_exit,

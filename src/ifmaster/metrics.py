@@ -31,6 +31,7 @@ OUTCOMES = (
     "keepalived_down",
     "split_brain",
     "overlap",
+    "stale",  # --max-delay: the decision came too long after if-master started
     "late",  # --ledger: started after --max-late, not its slot's run
     "ledger_held",  # --ledger: another node claimed the slot
     "error",

@@ -75,6 +75,7 @@ class Action:
         "explain",
         "grace",
         "lock_dir",
+        "max_delay",
         "metrics_dir",
         "no_overlap",
         "not_master_exit",
@@ -103,6 +104,7 @@ class Action:
         lock_dir: str = "/run/lock/if-master",
         metrics_dir: str | None = None,
         claiming: Claiming | None = None,
+        max_delay: float | None = None,
     ) -> None:
         self.command = command  # empty: check mode
         self.not_master_exit = not_master_exit
@@ -118,6 +120,9 @@ class Action:
         self.lock_dir = lock_dir
         self.metrics_dir = metrics_dir  # set only with a task
         self.claiming = claiming  # --ledger (needs a task); None: the VIP alone decides
+        # Run nothing if the decision came this long after if-master started: a verdict
+        # reached on an overloaded or frozen host may be about a VIP that has moved since.
+        self.max_delay = max_delay
 
     @property
     def supervised(self) -> bool:

@@ -222,3 +222,23 @@ def test_task_options_fail_closed(
     table: object, capfd: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
     one_line_125([*args, "--vip", "10.0.0.100", "--", "true"], capfd, message)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "0", "-1", "3601", "x"])
+def test_max_delay_fails_closed(
+    table: object, capfd: pytest.CaptureFixture[str], value: str
+) -> None:
+    one_line_125(["--max-delay", value, "--vip", "10.0.0.100", "--", "true"], capfd, repr(value))
+
+
+def test_since_start_reads_the_start_from_proc(tmp_path: object) -> None:
+    import time
+    from pathlib import Path
+
+    root = Path(str(tmp_path))
+    (root / "self").mkdir()
+    boot = time.clock_gettime(time.CLOCK_BOOTTIME)
+    ticks = int((boot - 3.0) * os.sysconf("SC_CLK_TCK"))
+    fields = ["S"] + ["0"] * 18 + [str(ticks)] + ["0"] * 30
+    (root / "self" / "stat").write_text(f"42 (a name) with) {' '.join(fields)}\n")
+    assert 2.9 < act._since_start(str(root)) < 4.0

@@ -135,3 +135,18 @@ def test_timeout_stops_the_tree_and_exits_124(node: Node, tmp_path: Path) -> Non
         node.ns.run([IF_MASTER, "--timeout", "30", *MASTER, "--", "sh", "-c", "exit 7"]).returncode
         == 7
     )
+
+
+def test_max_delay_refuses_a_decision_that_came_too_late(node: Node, tmp_path: Path) -> None:
+    """A guard that took longer than --max-delay runs nothing (an overloaded host's stale
+    verdict); --arp-probe's ~0.3 s of listening stands in for the overload."""
+    marker = tmp_path / "ran"
+    slow = [IF_MASTER, "--arp-probe", *MASTER]
+    r = node.ns.run([*slow[:1], "--max-delay", "0.05", *slow[1:], "--", "touch", str(marker)])
+    assert (r.returncode, marker.exists()) == (0, False), r.stderr
+    assert "more than --max-delay 0.05 s" in r.stderr and "not running" in r.stderr
+    r = node.ns.run([*slow[:1], "--max-delay", "0.05", "--not-master-exit", "9", *slow[1:],
+                     "--", "touch", str(marker)])  # fmt: skip
+    assert r.returncode == 9 and not marker.exists()
+    r = node.ns.run([*slow[:1], "--max-delay", "30", *slow[1:], "--", "touch", str(marker)])
+    assert (r.returncode, marker.exists()) == (0, True), r.stderr

@@ -102,7 +102,15 @@ def _act(request: Request, action: Action, audit: Audit | None) -> int:
         table, verdict = evaluate(request, full=action.explain is not None)
         for warning in verdict.warnings:
             say(f"warning: {warning}")
-        if audit:
+        catching_up = (
+            not verdict.master
+            and not verdict.conflict
+            and slot is not None
+            and action.claiming is not None
+            and action.claiming.catch_up is not None
+        )
+        runs = bool(action.command) and (verdict.master or catching_up)
+        if audit and not runs:  # a run is logged when it starts, after the gates below
             audit.decision(verdict, action.command)
         if action.verbose:
             for line in verdict.lines():
@@ -116,12 +124,6 @@ def _act(request: Request, action: Action, audit: Audit | None) -> int:
             say(f"split brain, not running: {verdict.conflict}")
             _record(action, verdict.outcome)
             return status.SPLIT_BRAIN
-        catching_up = (
-            not verdict.master
-            and slot is not None
-            and action.claiming is not None
-            and action.claiming.catch_up is not None
-        )
         if not verdict.master and not catching_up:
             _record(action, verdict.outcome)
             if action.not_master_exit is not None:
@@ -133,45 +135,45 @@ def _act(request: Request, action: Action, audit: Audit | None) -> int:
         if action.max_delay is not None:
             delay = _since_start()
             if delay > action.max_delay:
-                say(
+                why = (
                     f"decided {delay:.1f} s after starting, more than --max-delay "
                     f"{action.max_delay:g} s (an overloaded or frozen host): not running"
                 )
-                _record(action, "stale")
-                return action.not_master_exit if action.not_master_exit is not None else 0
+                return _skip(action, audit, "stale", why, action.not_master_exit or 0)
         if not action.supervised:
             from .run import exec_command
 
+            if audit:
+                audit.decision(verdict, action.command)
             exec_command(action.command)
-        claim = None
-        if slot is not None and action.claiming is not None:
-            claim = _claim(action, action.claiming, slot, catching_up)
-            if not claim.won:
-                if action.verbose:
-                    say(str(claim))
-                _record(action, "ledger_held")
-                return status.OK
-            if catching_up:
-                if audit:
-                    audit.caught_up(action.command, claim.key)
-                if events is not None:  # a catch-up run is not this node's VIP's to stop
-                    events.close()
-                    events = None
         lock = None
         if action.no_overlap and action.task:
             from .task import LockBusy, acquire
 
+            # Before the ledger's claim: a slot claimed and then skipped for overlap would
+            # be a slot run nowhere.
             try:
                 lock = acquire(action.task, action.lock_dir)
             except LockBusy as e:
-                say(str(e))
-                if audit:
-                    audit.overlap(action.command, str(e))
-                _record(action, "overlap")
-                return action.overlap_exit
+                return _skip(action, audit, "overlap", str(e), action.overlap_exit)
             except OSError as e:
                 raise IfMasterError(status.FAILURE, f"--no-overlap: {e}") from None
+        claim = None
         try:
+            if slot is not None and action.claiming is not None:
+                claim = _claim(action, action.claiming, slot, catching_up)
+                if not claim.won:  # said with -v only: a held slot is the normal case
+                    return _skip(
+                        action, audit, "ledger_held", str(claim), 0, quiet=not action.verbose
+                    )
+            if audit:
+                if catching_up and claim is not None:
+                    audit.caught_up(action.command, claim.key)
+                else:
+                    audit.decision(verdict, action.command)
+            if catching_up and events is not None:
+                events.close()  # a catch-up run is not this node's VIP's to stop
+                events = None
             return _supervise(request, action, verdict, events, audit, claim)
         finally:
             if lock is not None:  # the supervisor has reaped the job's tree by now
@@ -179,6 +181,18 @@ def _act(request: Request, action: Action, audit: Audit | None) -> int:
     finally:
         if events is not None:
             events.close()
+
+
+def _skip(
+    action: Action, audit: Audit | None, outcome: str, why: str, code: int, quiet: bool = False
+) -> int:
+    """A master's run that a gate stopped (stale verdict, overlap, slot held elsewhere)."""
+    if not quiet:
+        say(why)
+    if audit:
+        audit.skipped(action.command, why)
+    _record(action, outcome)
+    return code
 
 
 def _supervise(

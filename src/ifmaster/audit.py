@@ -65,9 +65,9 @@ class Audit:
         """--watch: the second line, when the supervised command has ended."""
         self.send(WARNING if lost else INFO, f"ended: {_quote(command)}: {how}")
 
-    def overlap(self, command: list[str], message: str) -> None:
-        """--no-overlap: the previous run still holds the lock."""
-        self.send(WARNING, f"skipped: {_quote(command)}: {message}")
+    def skipped(self, command: list[str], why: str) -> None:
+        """The master did not run it: a gate said no (overlap, stale verdict, slot held)."""
+        self.send(WARNING, f"skipped: {_quote(command)}: {why}")
 
     def caught_up(self, command: list[str], key: str) -> None:
         """--ledger --catch-up: not the master, but it claimed the unclaimed slot."""

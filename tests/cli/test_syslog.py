@@ -133,3 +133,20 @@ def test_task_names_every_line(syslog: Syslog, table: object) -> None:
     lines = syslog.lines()
     assert len(lines) == 2
     assert all(line.startswith(f"<78>if-master[{PID}]: task=backup ") for line in lines), lines
+
+
+def test_a_gated_run_is_logged_as_skipped_not_ran(
+    syslog: Syslog, table: object, tmp_path: Path
+) -> None:
+    """The master's run stopped by a gate (here the previous run's lock) never logs "ran"."""
+    from ifmaster.task import acquire
+
+    locks = tmp_path / "locks"
+    held = acquire("t", str(locks))
+    try:
+        args = ["--syslog", "--task", "t", "--no-overlap", "--lock-dir", str(locks)]
+        assert main([*args, "--vip", "10.0.0.100", "--", "true"]) == 0
+    finally:
+        held.release()
+    (line,) = syslog.lines()
+    assert line.startswith(f"<76>if-master[{PID}]: task=t skipped: true: the previous run")

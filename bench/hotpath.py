@@ -99,8 +99,11 @@ def race(contenders: Contenders, rounds: int) -> tuple[dict[str, float], dict[st
     return ms(times), ms(cpu)
 
 
-def peak_rss(argv: list[str], env: dict[str, str], runs: int = 3) -> int | None:
-    """Peak RSS (KiB) over a few runs, through GNU time; None without /usr/bin/time.
+def peak_rss(
+    argv: list[str], env: dict[str, str] | None = None, runs: int = 3, limit: float | None = None
+) -> int | None:
+    """Peak RSS (KiB) over a few runs, through GNU time; None without /usr/bin/time, or
+    when a run takes longer than ``limit`` seconds.
 
     Not this process's rusage of its child: a child forked (or vforked) from here starts
     with this process's pages, and the kernel keeps that high-water mark across the exec,
@@ -111,12 +114,16 @@ def peak_rss(argv: list[str], env: dict[str, str], runs: int = 3) -> int | None:
     best = 0
     with tempfile.NamedTemporaryFile("r") as out:
         for _ in range(runs):
-            subprocess.run(
-                ["/usr/bin/time", "-f", "%M", "-o", out.name, *argv],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            try:
+                subprocess.run(
+                    ["/usr/bin/time", "-f", "%M", "-o", out.name, *argv],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    timeout=limit,
+                )
+            except subprocess.TimeoutExpired:
+                return None
             out.seek(0)
             best = max(best, int(out.read().split()[-1]))
     return best

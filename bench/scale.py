@@ -39,6 +39,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hotpath import peak_rss  # bench/ is sys.path[0]: both are run as scripts
+
 VIP = "10.99.0.100"
 OTHER = "10.99.0.1"  # a textual prefix of the node's own 10.99.0.10: not held
 PER_LINK = 1000  # addresses per extra link in the address series (set-up time, see above)
@@ -162,32 +164,6 @@ def timed(argv: list[str], limit: float = 3600) -> tuple[float, float, int]:
     return elapsed, usage.ru_utime + usage.ru_stime, os.waitstatus_to_exitcode(status)
 
 
-def peak_rss(argv: list[str], limit: float, runs: int = 3) -> int | None:
-    """Peak RSS (KiB) over a few runs, through GNU time; None without /usr/bin/time.
-
-    Not the rusage of a child of this process: a child forked (or vforked) from it starts
-    with this process's pages, and the kernel keeps that high-water mark across the exec,
-    so every contender would show this bench's own size. /usr/bin/time is a few hundred KiB.
-    """
-    if not os.access("/usr/bin/time", os.X_OK):
-        return None
-    best = 0
-    with tempfile.NamedTemporaryFile("r") as out:
-        for _ in range(runs):
-            try:
-                subprocess.run(
-                    ["/usr/bin/time", "-f", "%M", "-o", out.name, *argv],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    timeout=limit,
-                )
-            except subprocess.TimeoutExpired:
-                return None
-            out.seek(0)
-            best = max(best, int(out.read().split()[-1]))
-    return best
-
-
 def plain_inside(rounds: int, budget: float, limit: float) -> None:
     """Inside one namespace: race the contenders, print one JSON object."""
     tool = str(Path(sys.executable).with_name("if-master"))
@@ -227,7 +203,7 @@ def plain_inside(rounds: int, budget: float, limit: float) -> None:
         done = len(wall["floor"])
         if done and elapsed > budget:
             break  # a slow size keeps the bench bounded; the rounds column says so
-    rss = {k: peak_rss(argv, limit) for k, argv in contenders.items() if k not in slow}
+    rss = {k: peak_rss(argv, limit=limit) for k, argv in contenders.items() if k not in slow}
     print(
         json.dumps(
             {

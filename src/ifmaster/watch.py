@@ -284,7 +284,8 @@ def signal_tree(pgid: int, sig: int) -> None:
         except OSError:
             continue  # gone (or no pidfd: kernel < 5.3; then the group signal must do)
         try:
-            if _parent_of(pid) == parent:
+            # Not twice to those in the group: a job may take a second SIGTERM for "now".
+            if os.getpgid(pid) != pgid and _parent_of(pid) == parent:
                 signal.pidfd_send_signal(fd, sig)
         except OSError:
             pass

@@ -101,6 +101,23 @@ def test_vip_loss_stops_command_and_grandchildren(box: Box) -> None:
     assert_all_gone(box, tree)
 
 
+def test_vip_loss_sends_one_sigterm_to_each_process(box: Box) -> None:
+    """The group gets SIGTERM once; only what left the group gets it on its own."""
+    log = box.tmp / "terms"
+    script = (
+        f"trap 'echo sh >> {log}; exit 0' TERM; "
+        f"setsid sh -c 'trap \"echo daemon >> {log}; exit 0\" TERM; sleep 300 & wait' & "
+        "sleep 300 & wait"
+    )
+    proc = box.start(["sh", "-c", script])
+    wait_for(lambda: len(sleeps(proc.pid)) == 2)
+    box.drop_vip()
+    proc.communicate(timeout=5)
+    wait_for(lambda: sorted(log.read_text().split()) == ["daemon", "sh"] if log.exists() else False)
+    time.sleep(0.3)  # a second SIGTERM, if any, would have been written by now
+    assert sorted(log.read_text().split()) == ["daemon", "sh"]
+
+
 def test_vip_loss_kills_after_grace_when_term_is_ignored(box: Box) -> None:
     # trap "" TERM: the shell and the sleeps it starts all ignore SIGTERM.
     proc = box.start(["sh", "-c", "trap '' TERM; sleep 300 & sleep 300"], grace=1.0)

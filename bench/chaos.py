@@ -76,6 +76,19 @@ LONG_JOB = (
     'end() { read e r </proc/uptime; echo "end $TICK $NODE $PROF $e" >>"$LEDGER"; exit 0; }; '
     "trap end TERM INT HUP; sleep $DUR & wait $!; end"
 )
+#: The job of a --ledger profile records the slot it ran for, not the tick that fired it:
+#: `--every PERIOD` names the slot from the clock when the guard runs (the latest multiple of
+#: the period at or before now + skew), so a tick fired late (a thawed node catching up)
+#: claims the current slot. Exactly once is per slot; t0 is a multiple of the period in Unix
+#: time, so slot N is tick N. The slot is counted from the guard's (the job's parent's) start
+#: time, field 22 of /proc/PID/stat in centiseconds of CLOCK_BOOTTIME, not from the job's own
+#: start, which --catch-up's wait and the claim put later. Still no fork.
+SLOT_JOB = (
+    "read s r </proc/uptime; read l </proc/$PPID/stat; set -- ${{l##*)}}; "
+    'echo "job $(( (${{20}} + {skew} - {t0}) / {period} )) $NODE $PROF $s $TICK" >>"$LEDGER"'
+)
+#: etcd members of --ledger: addresses on the lab's /24, after the nodes (.10...) and the VIP.
+ETCD_HOSTS = (201, 202, 203)
 
 
 def profiles(min_hold: float) -> dict[str, list[str]]:
@@ -103,9 +116,26 @@ def profiles(min_hold: float) -> dict[str, list[str]]:
     }
 
 
+def ledger_profiles(min_hold: float, period: float, url: str) -> dict[str, list[str]]:
+    """The --ledger profiles: a slot per tick (`--every` the tick period) in etcd; with
+    --catch-up, a node that is not the master claims a slot nobody claimed 0.4 periods on."""
+    every, late = f"{period:g}s", f"{3 * period:g}"
+    base = ["--require-keepalived", "--min-hold", f"{min_hold:g}", "--every", every]
+    base += ["--skew", f"{period / 4:g}"]  # as SLOT_JOB counts
+    base += ["--max-late", late, "--ledger", url]
+    return {
+        "ledger": [*base, "--task", "chaos-ledger"],
+        "ledger+catch-up": [
+            *base,
+            *("--task", "chaos-ledger-catch-up", "--catch-up", f"{0.4 * period:g}"),
+        ],
+    }
+
+
 #: The profile the README recommends to careful users.
 RECOMMENDED = "rk+min-hold+arp+delay"
 LONG_PROFILES = ("watch",)
+LEDGER_PROFILES = ("ledger", "ledger+catch-up")
 
 
 # -- the schedule ---------------------------------------------------------------------------
@@ -196,6 +226,7 @@ def driver(config_path: str) -> int:
             time.sleep(min(0.05, due - now))
         record(f"fire {n} {node} {now:.3f} {due:.3f}")
         base_env = {**os.environ, "TICK": str(n), "NODE": node, "LEDGER": ledger}
+        base_env["IF_MASTER_NODE"] = node  # the node named in --ledger's records
         with open(explain_dir / f"{node}-{n}.json", "wb") as out:
             proc = subprocess.Popen(cfg["explain"], stdout=out, stderr=errlog)
         running.append((n, "explain", proc))
@@ -298,6 +329,62 @@ def _cgroup2_mount() -> Path | None:
     return None
 
 
+# -- the ledger (--ledger) ------------------------------------------------------------------
+
+
+class Etcd:
+    """Three etcd members in three namespaces of their own, on the lab's bridge and /24: every
+    node reaches them, and a node's fault that cuts it off the bridge cuts it off etcd too.
+    Never faulted themselves (the ledger keeps its quorum). The factory's close kills them."""
+
+    def __init__(self, lab: Any, factory: Any, workdir: Path, prefix: str) -> None:
+        from tests.netnslib import unique_name, veth
+
+        net4 = lab.nodes[0].addr4.rsplit(".", 1)[0]
+        self.ips = [f"{net4}.{h}" for h in ETCD_HOSTS]
+        self.procs: list[subprocess.Popen[str]] = []
+        self.url = "etcd://" + ",".join(f"{ip}:2379" for ip in self.ips) + "/" + prefix
+        cluster = ",".join(f"e{i}=http://{ip}:2380" for i, ip in enumerate(self.ips, 1))
+        workdir.mkdir(parents=True, exist_ok=True)
+        for i, ip in enumerate(self.ips, 1):
+            ns = factory("ket")
+            port = unique_name("q")
+            veth(lab.switch, port, ns, "eth0")
+            lab.switch.ip("link", "set", port, "master", lab.bridge)
+            ns.ip("link", "set", "lo", "up")
+            ns.ip("addr", "add", f"{ip}/24", "dev", "eth0")
+            argv = [
+                "etcd", "--name", f"e{i}", "--data-dir", str(workdir / f"e{i}.data"),
+                "--listen-client-urls", f"http://{ip}:2379",
+                "--advertise-client-urls", f"http://{ip}:2379",
+                "--listen-peer-urls", f"http://{ip}:2380",
+                "--initial-advertise-peer-urls", f"http://{ip}:2380",
+                "--initial-cluster", cluster, "--initial-cluster-state", "new",
+                "--initial-cluster-token", prefix, "--log-level", "warn",
+            ]  # fmt: skip
+            with open(workdir / f"e{i}.log", "a") as log:
+                self.procs.append(ns.popen(argv, stdout=log, stderr=subprocess.STDOUT))
+
+    def wait_ready(self, ns: Any, timeout: float = 30.0) -> None:
+        """Until a write succeeds from a node's namespace (a leader, a quorum, the path)."""
+        argv = ["etcdctl", "--endpoints=" + ",".join(f"{ip}:2379" for ip in self.ips)]
+        argv += ["--dial-timeout=2s", "--command-timeout=3s", "put", "/ifm-chaos-ready", "1"]
+        deadline = time.monotonic() + timeout
+        while True:
+            done = ns.run(argv, check=False, env={**os.environ, "ETCDCTL_API": "3"})
+            if done.returncode == 0:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"etcd not ready in {timeout} s: {done.stderr}")
+            time.sleep(0.3)
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=10)
+
+
 # -- the run --------------------------------------------------------------------------------
 
 
@@ -343,6 +430,7 @@ def run(args: argparse.Namespace, rundir: Path) -> Path:
     freezers: dict[str, Freezer] = {}
     drivers: list[subprocess.Popen[bytes]] = []
     lab = None
+    etcd = None
     try:
         lab = labmod.Lab(factory, rundir, args.nodes)
         if args.priorities != "lab":
@@ -374,6 +462,15 @@ def run(args: argparse.Namespace, rundir: Path) -> Path:
 
         for node in lab.nodes:
             start_keepalived(node)
+        if args.ledger:
+            # A key prefix of its own per run: keys never expire, slots of a run are new.
+            prefix = f"ifm-chaos-s{args.seed}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+            etcd = Etcd(lab, factory, rundir / "etcd", prefix)
+            etcd.wait_ready(lab.nodes[0].ns)
+            extra = ledger_profiles(args.min_hold, args.period, etcd.url)
+            if args.profile != "all":
+                extra = {k: v for k, v in extra.items() if k in args.profile.split(",")}
+            profs.update(extra)
         lab.wait_single_holder(timeout=15)
         seed_script = rundir / "if_master.sh"
         seed_script.write_text(SEED_SCRIPT.format(vip=lab.vip))
@@ -390,8 +487,23 @@ def run(args: argparse.Namespace, rundir: Path) -> Path:
         explain = [if_master, "--explain", "--json", "--require-keepalived"]
         explain += ["--min-hold", f"{args.min_hold:g}", "--arp-probe", *vip]
         offsets = node_offsets(args.seed, [n.name for n in lab.nodes], args.skew)
-        # Tick 0 comes once the elected master has held the VIP longer than --min-hold.
-        t0 = time.clock_gettime(BOOT) + args.min_hold + 2.0
+        # Tick 0 comes once the elected master has held the VIP longer than --min-hold, at a
+        # multiple of the period in Unix time (--every's slots; CLOCK_BOOTTIME runs with it).
+        boot, real = time.clock_gettime(BOOT), time.time()
+        t0_real = -(-(real + args.min_hold + 2.0) // args.period) * args.period
+        t0 = boot + (t0_real - real)
+        if etcd is not None:
+            # The guard's slot: floor((now + skew) / period), skew a quarter of a period.
+            cs = {"skew": round(25 * args.period), "t0": round(100 * t0)}
+            slot_job = SLOT_JOB.format(period=round(100 * args.period), **cs)
+            for name in LEDGER_PROFILES:
+                if name in argvs:
+                    argvs[name] = [
+                        *argvs[name][: argvs[name].index("--") + 1],
+                        "sh",
+                        "-c",
+                        slot_job,
+                    ]
         meta = {
             "seed": args.seed,
             "nodes": args.nodes,
@@ -413,6 +525,7 @@ def run(args: argparse.Namespace, rundir: Path) -> Path:
             "schedule": [asdict(f) for f in schedule],
             "command": " ".join(shlex.quote(a) for a in sys.argv),
             "advert_int": labmod.ADVERT_INT,
+            "ledger": etcd.url if etcd is not None else None,
         }
         (rundir / "meta.json").write_text(json.dumps(meta, indent=1))
         for node in lab.nodes:
@@ -462,6 +575,8 @@ def run(args: argparse.Namespace, rundir: Path) -> Path:
         for proc in drivers:
             if proc.poll() is None:
                 proc.kill()
+        if etcd is not None:
+            etcd.close()
         if lab is not None:
             try:
                 lab.close()
@@ -496,6 +611,7 @@ class Chaos:
         self.adverts_off = 0  # how many advert-loss faults are active
         self.detached: set[str] = set()  # partitioned nodes (port off the bridge)
         self.prio_busy = False
+        self.carrier: dict[int, bool] = {}  # pause fault id -> the node's link kept carrier
 
     def now(self) -> float:
         return time.clock_gettime(BOOT) - self.t0
@@ -572,6 +688,8 @@ class Chaos:
             with self.lock:
                 self.busy.discard(node.name)
         extra = {"was_master": was_master}
+        if fault.id in self.carrier:
+            extra["carrier"] = self.carrier[fault.id]
         self.write(Happened(fault.id, fault.kind, node.name, t_start, t_end, extra=extra))
 
     def do_stop(self, fault: Fault) -> None:
@@ -600,6 +718,10 @@ class Chaos:
         def start(node: Any) -> None:
             self.freezers[node.name].freeze(True)
             self._detach(node)
+            # A paused VM's NIC keeps its carrier: so does the node's veth (its peer is up,
+            # only off the bridge). Checked, and recorded in faults.jsonl.
+            flags = node.ns.ip("-o", "link", "show", node.ifname).stdout
+            self.carrier[fault.id] = "NO-CARRIER" not in flags and "LOWER_UP" in flags
 
         def heal(node: Any) -> None:
             self._attach(node)
@@ -1024,6 +1146,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--long-periods", type=float, default=3.0, help="long job, in periods")
     parser.add_argument(
         "--priorities", default="lab", help="keepalived priorities: lab (100,150,50,...) or a list"
+    )
+    parser.add_argument(
+        "--ledger",
+        action="store_true",
+        help="start a 3-member etcd cluster on the lab's switch and add the ledger profiles",
     )
     parser.add_argument("--nice", type=int, default=10, help="run the lab at nice -N")
     parser.add_argument("--out", type=Path, help="run directory (default: a new temp dir)")

@@ -42,38 +42,33 @@ def _finding(request: Request, iface: Interface, vip: Vip, address: Address) -> 
         # The oldest copy on this interface: an age only grows while the VIP stays.
         ages = [a.age for a in iface.addresses if a.packed == vip.packed and a.age is not None]
         age = max(ages, default=None)
-    why = why_not_counted(request, iface, vip, address, age)
+    why, kind = why_not_counted(request, iface, vip, address, age)
     return Finding(
         vip=vip,
         interface=iface.name,
         index=iface.index,
         label=address.label,
         why_not=why,
-        kind="too_young"
-        if why is not None and why in (UNKNOWN_AGE, _young(age, request.min_hold))
-        else None,
+        kind=kind,
         age=age,
     )
 
 
-def _young(age: float | None, min_hold: float | None) -> str | None:
-    if age is None or min_hold is None or age >= min_hold:
-        return None
-    return f"held for {age:.1f} s, less than --min-hold {min_hold:g} s"
-
-
 def why_not_counted(
     request: Request, iface: Interface, vip: Vip, address: Address, age: float | None
-) -> str | None:
-    """Why this copy of the VIP does not count, or None if it does."""
+) -> tuple[str | None, str | None]:
+    """Why this copy of the VIP does not count (None if it does), and the reason's kind
+    for metrics: "too_young" when --min-hold is what said no, else None."""
     if vip.scope and vip.scope != iface.name:
-        return f"the VIP is scoped to {vip.scope}"
+        return f"the VIP is scoped to {vip.scope}", None
     why = interface_excluded(request, iface, address.label) or address_excluded(address)
     if why or request.min_hold is None:
-        return why
+        return why, None
     if age is None:
-        return UNKNOWN_AGE
-    return _young(age, request.min_hold)
+        return UNKNOWN_AGE, "too_young"
+    if age < request.min_hold:
+        return f"held for {age:.1f} s, less than --min-hold {request.min_hold:g} s", "too_young"
+    return None, None
 
 
 def interface_excluded(request: Request, iface: Interface, label: str | None = None) -> str | None:

@@ -73,6 +73,7 @@ class Netns:
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self.procs: list[subprocess.Popen[str]] = []
         run(["ip", "netns", "add", name])
         self.ip("link", "set", "lo", "up")
 
@@ -92,7 +93,10 @@ class Netns:
         run(self.exec_argv(["sysctl", "-qw", f"{key}={value}"]))
 
     def popen(self, argv: Sequence[str], **kw: object) -> subprocess.Popen[str]:
-        return subprocess.Popen(self.exec_argv(argv), text=True, **kw)  # type: ignore[call-overload, no-any-return]
+        """Start a command in the namespace; delete() reaps it and closes its pipes."""
+        proc: subprocess.Popen[str] = subprocess.Popen(self.exec_argv(argv), text=True, **kw)  # type: ignore[call-overload]
+        self.procs.append(proc)
+        return proc
 
     def pids(self) -> list[int]:
         out = run(["ip", "netns", "pids", self.name], check=False).stdout
@@ -110,6 +114,22 @@ class Netns:
                 except ProcessLookupError:
                     pass
             time.sleep(0.02)
+        # Reap what popen() started and close its pipes, even when the test failed before
+        # it could: a pipe left to the garbage collector is a ResourceWarning, which the
+        # suite turns into an error in whatever test happens to run then.
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+            for f in (proc.stdin, proc.stdout, proc.stderr):
+                if f is not None:
+                    try:
+                        f.close()
+                    except OSError:
+                        pass
         run(["ip", "netns", "del", self.name], check=False)
 
 

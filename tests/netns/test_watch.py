@@ -79,8 +79,16 @@ def descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
+def named(proc: psutil.Process) -> str:
+    """The process's name, or "" once it is gone (a short-lived helper may exit mid-scan)."""
+    try:
+        return proc.name()
+    except psutil.NoSuchProcess:
+        return ""
+
+
 def sleeps(pid: int) -> list[psutil.Process]:
-    return [p for p in descendants(pid) if p.name() == "sleep"]
+    return [p for p in descendants(pid) if named(p) == "sleep"]
 
 
 def assert_all_gone(box: Box, procs: list[psutil.Process]) -> None:
@@ -138,7 +146,7 @@ def test_vip_loss_ends_a_double_forked_daemon(box: Box) -> None:
     # The daemon left the command's session and group, and was adopted by the supervisor.
     daemon = [p for p in sleeps(proc.pid) if p.ppid() == proc.pid]
     assert len(daemon) == 1
-    [shell] = [p for p in psutil.Process(proc.pid).children() if p.name() == "sh"]
+    [shell] = [p for p in psutil.Process(proc.pid).children() if named(p) == "sh"]
     assert os.getpgid(daemon[0].pid) != os.getpgid(shell.pid)
     box.drop_vip()
     proc.communicate(timeout=5)

@@ -22,6 +22,7 @@ directory can be checked again later: ``bench/chaos.py --check RUN_DIR``.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import random
@@ -34,6 +35,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -82,11 +84,17 @@ LONG_JOB = (
 #: claims the current slot. Exactly once is per slot; t0 is a multiple of the period in Unix
 #: time, so slot N is tick N. The slot is counted from the guard's (the job's parent's) start
 #: time, field 22 of /proc/PID/stat in centiseconds of CLOCK_BOOTTIME, not from the job's own
-#: start, which --catch-up's wait and the claim put later. Still no fork.
+#: start, which --catch-up's wait and the claim put later. Still no fork. That count is only
+#: a fallback: the job also records its parent's PID ($PPID: with --ledger if-master runs the
+#: job as its child, to record its end, and wrote its own PID into the slot's etcd key), and
+#: the checker counts each job for the slot whose key names its node and that PID (see
+#: claimed_runs).
 SLOT_JOB = (
     "read s r </proc/uptime; read l </proc/$PPID/stat; set -- ${{l##*)}}; "
-    'echo "job $(( (${{20}} + {skew} - {t0}) / {period} )) $NODE $PROF $s $TICK" >>"$LEDGER"'
+    'echo "job $(( (${{20}} + {skew} - {t0}) / {period} )) $NODE $PROF $s $TICK $PPID" >>"$LEDGER"'
 )
+#: The --task of each ledger profile: the middle part of its slots' keys.
+LEDGER_TASKS = {"chaos-ledger": "ledger", "chaos-ledger-catch-up": "ledger+catch-up"}
 #: etcd members of --ledger: addresses on the lab's /24, after the nodes (.10...) and the VIP.
 ETCD_HOSTS = (201, 202, 203)
 
@@ -343,11 +351,14 @@ class Etcd:
         net4 = lab.nodes[0].addr4.rsplit(".", 1)[0]
         self.ips = [f"{net4}.{h}" for h in ETCD_HOSTS]
         self.procs: list[subprocess.Popen[str]] = []
+        self.namespaces: list[Any] = []
+        self.prefix = prefix
         self.url = "etcd://" + ",".join(f"{ip}:2379" for ip in self.ips) + "/" + prefix
         cluster = ",".join(f"e{i}=http://{ip}:2380" for i, ip in enumerate(self.ips, 1))
         workdir.mkdir(parents=True, exist_ok=True)
         for i, ip in enumerate(self.ips, 1):
             ns = factory("ket")
+            self.namespaces.append(ns)
             port = unique_name("q")
             veth(lab.switch, port, ns, "eth0")
             lab.switch.ip("link", "set", port, "master", lab.bridge)
@@ -377,6 +388,19 @@ class Etcd:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"etcd not ready in {timeout} s: {done.stderr}")
             time.sleep(0.3)
+
+    def claims(self) -> list[dict[str, Any]]:
+        """Every slot key of this run: task, slot, and the JSON its claimer wrote (node, pid,
+        start; end and status once the job ended). Read from a member's own namespace."""
+        argv = ["etcdctl", f"--endpoints={self.ips[0]}:2379", "--command-timeout=10s"]
+        argv += ["get", "--prefix", f"/{self.prefix}/", "-w", "json"]
+        done = self.namespaces[0].run(argv, check=True, env={**os.environ, "ETCDCTL_API": "3"})
+        out = []
+        for kv in json.loads(done.stdout).get("kvs") or []:
+            key = base64.b64decode(kv["key"]).decode()
+            task, slot = key[len(self.prefix) + 2 :].split("/")
+            out.append({"task": task, "slot": slot, **json.loads(base64.b64decode(kv["value"]))})
+        return out
 
     def close(self) -> None:
         for proc in self.procs:
@@ -520,6 +544,7 @@ def run(args: argparse.Namespace, rundir: Path) -> Path:
             "offsets": offsets,
             "priorities": {n.name: n.priority for n in lab.nodes},
             "t0": t0,
+            "t0_real": t0_real,
             "vip": lab.vip,
             "freezer": freezers[lab.nodes[0].name].how,
             "schedule": [asdict(f) for f in schedule],
@@ -565,6 +590,8 @@ def run(args: argparse.Namespace, rundir: Path) -> Path:
             proc.wait(timeout=max(1.0, deadline - time.clock_gettime(BOOT)))
         chaos.done.set()
         sampler.join()
+        if etcd is not None:
+            (rundir / "claims.json").write_text(json.dumps(etcd.claims(), indent=0))
         (rundir / "keepalived.logs").write_text(lab.logs())
     finally:
         for fr in freezers.values():
@@ -813,6 +840,8 @@ class Ledger:
     intervals: dict[str, list[tuple[str, int, float, float | None]]]  # long jobs
     rcs: dict[str, dict[int, dict[str, int]]]  # profile -> tick -> node -> exit status
     ended: dict[str, dict[int, dict[str, float]]]  # profile -> tick -> node -> when reaped
+    #: Jobs that recorded their PID (the ledger profiles): profile -> [(node, pid, tick, start)].
+    jobs: dict[str, list[tuple[str, int, int, float]]] = field(default_factory=dict)
 
 
 def read_ledger(path: Path, t0: float) -> Ledger:
@@ -823,6 +852,7 @@ def read_ledger(path: Path, t0: float) -> Ledger:
     ends: dict[tuple[str, int, str], float] = {}
     rcs: dict[str, dict[int, dict[str, int]]] = {}
     ended: dict[str, dict[int, dict[str, float]]] = {}
+    jobs: dict[str, list[tuple[str, int, int, float]]] = {}
     for line in path.read_text().splitlines():
         p = line.split()
         if not p:
@@ -833,6 +863,8 @@ def read_ledger(path: Path, t0: float) -> Ledger:
         elif p[0] in ("job", "start"):
             t = float(p[4]) - t0
             runs.setdefault(p[3], {}).setdefault(int(p[1]), {}).setdefault(p[2], t)
+            if p[0] == "job" and len(p) > 6:
+                jobs.setdefault(p[3], []).append((p[2], int(p[6]), int(p[1]), t))
             if p[0] == "start":
                 starts[p[3], int(p[1]), p[2]] = t
         elif p[0] == "end":
@@ -844,7 +876,48 @@ def read_ledger(path: Path, t0: float) -> Ledger:
     intervals: dict[str, list[tuple[str, int, float, float | None]]] = {}
     for (prof, tick, node), s in starts.items():
         intervals.setdefault(prof, []).append((node, tick, s, ends.get((prof, tick, node))))
-    return Ledger(fires, due, runs, intervals, rcs, ended)
+    return Ledger(fires, due, runs, intervals, rcs, ended, jobs)
+
+
+def claimed_runs(
+    ledger: Ledger, claims: Sequence[dict[str, Any]], t0_real: float, period: float
+) -> dict[str, list[dict[str, Any]]]:
+    """Count each ledger profile's jobs for the slot etcd says their guard claimed.
+
+    A job is matched to the key whose record names its node and its guard's PID (the job's
+    parent). A job no key names ran without a claim, which the ledger forbids: it is counted
+    for the slot its guard's start time falls in, so it shows as a double or a run of its
+    own, and is listed. A key no job matches is a claim whose job never wrote its line.
+    Replaces ``ledger.runs`` for those profiles; returns the unmatched of both kinds.
+    """
+    won: dict[tuple[str, str, int], int] = {}
+    for c in claims:
+        prof = LEDGER_TASKS.get(c["task"])
+        if prof is None:
+            continue
+        slot = datetime.strptime(c["slot"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        won[prof, c["node"], int(c["pid"])] = round((slot.timestamp() - t0_real) / period)
+    odd: dict[str, list[dict[str, Any]]] = {"unclaimed_jobs": [], "claims_without_job": []}
+    matched: set[tuple[str, str, int]] = set()
+    for prof in LEDGER_PROFILES:
+        runs: dict[int, dict[str, float]] = {}
+        for node, pid, guess, t in ledger.jobs.get(prof, []):
+            tick = won.get((prof, node, pid))
+            if tick is None:
+                odd["unclaimed_jobs"].append({"profile": prof, "node": node, "pid": pid})
+                tick = guess
+            matched.add((prof, node, pid))
+            nodes = runs.setdefault(tick, {})
+            name = node
+            while name in nodes:  # the same node twice for one slot is a double too
+                name += "+"
+            nodes[name] = t
+        if prof in ledger.runs:
+            ledger.runs[prof] = runs
+    for (prof, node, pid), tick in won.items():
+        if (prof, node, pid) not in matched:
+            odd["claims_without_job"].append({"profile": prof, "node": node, "tick": tick})
+    return odd
 
 
 def overlap_seconds(
@@ -903,6 +976,11 @@ def check(rundir: Path, settle: float | None = None) -> dict[str, Any]:
     if settle is None:
         settle = 4 * adv + min_hold + 2 * period
     ledger = read_ledger(rundir / "ledger", t0)
+    claims_file = rundir / "claims.json"
+    ledger_odd: dict[str, list[dict[str, Any]]] = {}
+    if claims_file.exists() and "t0_real" in meta:
+        claims = json.loads(claims_file.read_text())
+        ledger_odd = claimed_runs(ledger, claims, meta["t0_real"], period)
     frozen: dict[str, list[tuple[float, float]]] = {}
     for f in ran:
         if f["kind"] in ("pause", "freeze"):
@@ -1039,6 +1117,8 @@ def check(rundir: Path, settle: float | None = None) -> dict[str, Any]:
         },
         "results": rows,
         "anomalies": anomalies,
+        # --ledger: jobs no slot key names, and keys no job matches (both should be empty).
+        "ledger_unmatched": ledger_odd,
     }
 
 

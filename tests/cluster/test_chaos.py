@@ -8,7 +8,10 @@ It asserts only the README's promises:
   one node can prevent it (an L2 partition, a VM pause longer than a failover plus
   ``--min-hold``, a guard stalled for more than a tick period);
 - the seed's bash script and plain ``if-master`` do run ticks twice under these faults, so
-  the harness is proven able to see what it claims is absent.
+  the harness is proven able to see what it claims is absent;
+- with the etcd ledger (``--ledger``, a real 3-member etcd on the lab's switch), no slot runs
+  twice under any fault, none excused, and every job that ran is the one its slot's key
+  names (node and PID), so the count does not depend on how the harness labels a job.
 
 Deselect it with ``-m "not chaos"``; in CI it runs (and fails rather than skips without root
 or keepalived).
@@ -26,18 +29,22 @@ from typing import Any
 import pytest
 
 from tests.cluster.lab import require_keepalived
+from tests.etcdlib import require_etcd
 
-pytestmark = [pytest.mark.chaos, pytest.mark.cluster, pytest.mark.slow]
+pytestmark = [pytest.mark.chaos, pytest.mark.cluster, pytest.mark.etcd, pytest.mark.slow]
 
 CHAOS = Path(__file__).resolve().parents[2] / "bench" / "chaos.py"
+LEDGER_PROFILES = ("ledger", "ledger+catch-up")
 #: Seed 3 at 38 ticks and rate 0.35 schedules 10 faults, every kind at least once, at most
 #: two node faults at a time (so none is skipped for want of a free node).
 TIMEOUT = 300  # the run takes ~90 s on an idle machine
 ARGS = ("--nodes", "3", "--ticks", "38", "--seed", "3", "--rate", "0.35", "--profile", "all")
+ARGS += ("--ledger",)
 
 
 def test_chaos_short_run(tmp_path: Path) -> None:
     require_keepalived()
+    require_etcd()
     report_path = tmp_path / "report.json"
     argv = [sys.executable, str(CHAOS), *ARGS, "--out", str(tmp_path / "run")]
     proc = subprocess.Popen(
@@ -68,6 +75,14 @@ def test_chaos_short_run(tmp_path: Path) -> None:
         if a["profile"] == recommended and a["what"] == "double" and not excused(a, report)
     ]
     assert not doubles, f"{recommended} ran ticks twice:\n{json.dumps(doubles, indent=1)}"
+
+    ledger_doubles = [
+        a for a in report["anomalies"] if a["profile"] in LEDGER_PROFILES and a["what"] == "double"
+    ]
+    assert not ledger_doubles, f"a ledger slot ran twice:\n{json.dumps(ledger_doubles, indent=1)}"
+    assert report["ledger_unmatched"] == {"unclaimed_jobs": [], "claims_without_job": []}
+    for prof in LEDGER_PROFILES:  # the profiles ran, and ran jobs
+        assert report["results"][prof]["all"]["once"] > 0, run.stdout
 
     for weak in ("seed", "plain"):
         seen = report["results"][weak]["all"]["double"]

@@ -80,7 +80,9 @@ def test_chaos_short_run(tmp_path: Path) -> None:
         a for a in report["anomalies"] if a["profile"] in LEDGER_PROFILES and a["what"] == "double"
     ]
     assert not ledger_doubles, f"a ledger slot ran twice:\n{json.dumps(ledger_doubles, indent=1)}"
-    assert report["ledger_unmatched"] == {"unclaimed_jobs": [], "claims_without_job": []}
+    # Every job ran under a claim of its own. (A claim without a job is allowed: a claim
+    # committed whose reply a link cut lost fails closed, a documented miss.)
+    assert report["ledger_unmatched"]["unclaimed_jobs"] == []
     for prof in LEDGER_PROFILES:  # the profiles ran, and ran jobs
         assert report["results"][prof]["all"]["once"] > 0, run.stdout
 

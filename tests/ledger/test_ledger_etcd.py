@@ -169,6 +169,9 @@ def test_split_network_only_the_majority_side_runs(cluster: etcdlib.Cluster) -> 
         lost = claim(a, cluster.url(), slot, "a")
         assert (lost["ok"], lost["kind"]) == (False, "unreachable"), lost
         assert lost["elapsed"] < DEADLINE + SLACK
+        # The election is randomised and a loaded machine slows it: wait for its leader (CI
+        # once saw none 1.3 s after the split), so that b's claim tests the claim.
+        cluster.wait_ready(b.ns)
         won = claim(b, cluster.url(order=[1, 2, 3]), slot, "b")
         assert won["ok"] and won["won"], won
     finally:

@@ -91,8 +91,16 @@ def sleeps(pid: int) -> list[psutil.Process]:
     return [p for p in descendants(pid) if named(p) == "sleep"]
 
 
+def running(proc: psutil.Process) -> bool:
+    """Alive and not a zombie (False too when it exits while we look)."""
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def assert_all_gone(box: Box, procs: list[psutil.Process]) -> None:
-    assert not [p for p in procs if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not [p for p in procs if running(p)]
     assert box.ns.pids() == []
 
 
@@ -486,11 +494,8 @@ def test_a_sigkilled_supervisor_takes_its_command_and_group_along(box: Box) -> N
     proc.kill()
     proc.wait()
 
-    def dead(p: psutil.Process) -> bool:
-        return not p.is_running() or p.status() == psutil.STATUS_ZOMBIE
-
-    wait_for(lambda: dead(by_arg["301"]) and dead(by_arg["300"]))
-    assert not dead(by_arg["302"])
+    wait_for(lambda: not running(by_arg["301"]) and not running(by_arg["300"]))
+    assert running(by_arg["302"])
     by_arg["302"].kill()
 
 

@@ -71,6 +71,12 @@ def _shown(s: str) -> str:
     return repr(s if len(s) <= 60 else s[:57] + "...")
 
 
+def _printable(text: str, limit: int = 200) -> str:
+    """A server's words for our one stderr line: no newlines or terminal escapes, bounded."""
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class LedgerUrl:
     """A parsed ``etcd://HOST:PORT[,HOST:PORT...]/PREFIX`` (``etcds://``: TLS)."""
 
@@ -147,7 +153,9 @@ def parse_url(text: str | bytes) -> LedgerUrl:
         if part.startswith("["):
             host, close, port_text = part.partition("]")
             host += close
-            port_text = port_text[1:] if port_text.startswith(":") else "!" + port_text
+            if not close or not port_text.startswith(":"):
+                raise ValueError(f"ledger URL {_shown(text)}: {part!r} is not [IPV6]:PORT")
+            port_text = port_text[1:]
         else:
             host, _, port_text = part.rpartition(":")
         if not host or not port_text:
@@ -284,22 +292,117 @@ def _b64(s: str) -> str:
 
 
 def _read_secret(path: str) -> str:
+    import stat
+
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_SECRET_LEN + 1)
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:
         raise LedgerError("config", f"ledger password file {path!r}: {e.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise LedgerError("config", f"ledger password file {path!r} is not a regular file")
+        # One trailing newline (and a CR before it) may follow the 4 KiB.
+        data = os.read(fd, MAX_SECRET_LEN + 3)
+    except OSError as e:
+        raise LedgerError("config", f"ledger password file {path!r}: {e.strerror}") from None
+    finally:
+        os.close(fd)
+    if data.endswith(b"\n"):  # one line, as `echo pw > file` wrote it
+        data = data[:-2] if data.endswith(b"\r\n") else data[:-1]
+    return _check_secret(data, f"ledger password file {path!r}")
+
+
+def _check_secret(data: bytes, what: str) -> str:
     if len(data) > MAX_SECRET_LEN:
-        raise LedgerError("config", f"ledger password file {path!r} is over 4 KiB")
+        raise LedgerError("config", f"{what} is over 4 KiB")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise LedgerError("config", f"ledger password file {path!r} is not UTF-8") from None
-    text = text[:-1] if text.endswith("\n") else text  # one line, as `echo pw > file` wrote
-    text = text[:-1] if text.endswith("\r") else text
+        raise LedgerError("config", f"{what} is not UTF-8") from None
     if not text:
-        raise LedgerError("config", f"ledger password file {path!r} is empty")
+        raise LedgerError("config", f"{what} is empty")
+    if "\0" in text:
+        raise LedgerError("config", f"{what} holds a NUL byte: not a password")
     return text
+
+
+class _DeadlineSocket:
+    """A connected socket whose every send and receive ends by one monotonic deadline.
+
+    A socket timeout bounds each call, not the exchange: a server that trickles a byte
+    every half second would hold us for ever. http.client reads through ``makefile()``,
+    so that file reads through us too.
+    """
+
+    def __init__(self, sock: Any, end: float) -> None:
+        self._sock = sock
+        self._end = end
+        self._files = 0  # as socket.socket: close() waits for the files made from it
+        self._closed = False
+
+    def _arm(self) -> None:
+        import socket
+
+        left = self._end - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("timed out")
+        self._sock.settimeout(left)
+
+    def sendall(self, data: bytes, *args: Any) -> None:
+        self._arm()
+        self._sock.sendall(data, *args)
+
+    def recv_into(self, buffer: Any, *args: Any) -> int:
+        self._arm()
+        return int(self._sock.recv_into(buffer, *args))
+
+    def recv(self, size: int, *args: Any) -> bytes:
+        self._arm()
+        return bytes(self._sock.recv(size, *args))
+
+    def makefile(self, mode: str = "rb", *args: Any, **kw: Any) -> Any:
+        import io
+        import socket
+
+        self._files += 1
+        return io.BufferedReader(socket.SocketIO(self, "rb"))  # type: ignore[arg-type]
+
+    def _decref_socketios(self) -> None:  # SocketIO.close() calls it
+        self._files -= 1
+        if self._closed and self._files <= 0:
+            self._sock.close()
+
+    def close(self) -> None:
+        # http.client closes the connection while its response is still being read.
+        self._closed = True
+        if self._files <= 0:
+            self._sock.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def _regular_file(path: str, what: str) -> None:
+    """LedgerError unless ``path`` is a regular file: a FIFO or a device would block or
+    never end when read, and nothing here may wait without a deadline."""
+    import stat
+
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise LedgerError("config", f"{what} {path!r}: {e.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise LedgerError("config", f"{what} {path!r} is not a regular file")
+
+
+class _Encrypted(Exception):
+    """OpenSSL asked for a passphrase: the key file is encrypted."""
+
+
+def _no_passphrase() -> bytes:
+    # Without this callback OpenSSL prompts on the terminal, or reads the job's stdin.
+    raise _Encrypted
 
 
 class Ledger:
@@ -329,16 +432,26 @@ class Ledger:
         self._password = password
         self._ssl: Any = None
         self.clock_offset: float | None = None  # from the last reply, see Claim
-        if url.tls or ca or cert:
+        if url.tls or ca is not None or cert is not None:
             import ssl
 
+            for path, what in ((ca, "--ledger-ca"), (cert, "--ledger-cert"), (key, "--ledger-key")):
+                if path is not None:
+                    _regular_file(path, what)
             try:
                 ctx = ssl.create_default_context(cafile=ca)
                 if cert is not None:
-                    ctx.load_cert_chain(cert, key)
+                    ctx.load_cert_chain(cert, key, password=_no_passphrase)
+            except _Encrypted:
+                raise LedgerError(
+                    "config",
+                    f"--ledger-key {key!r} is encrypted (it asks for a passphrase): give an"
+                    " unencrypted key, readable only by the job's user",
+                ) from None
             except (OSError, ssl.SSLError) as e:
                 what = f"{ca!r}, {cert!r}, {key!r}"
-                raise LedgerError("config", f"ledger TLS files {what}: {e}") from None
+                why = _printable(str(e))
+                raise LedgerError("config", f"ledger TLS files {what}: {why}") from None
             self._ssl = ctx
 
     @classmethod
@@ -360,7 +473,8 @@ class Ledger:
         password is read from ``password_file`` or else IF_MASTER_LEDGER_PASSWORD.
         """
         env = os.environ if environ is None else environ
-        url = url or env.get(ENV_URL) or None
+        if url is None:  # an empty --ledger is a bad URL, not "no ledger"
+            url = env.get(ENV_URL) or None
         if url is None:
             return None
         user = user or env.get(ENV_USER) or None
@@ -368,7 +482,7 @@ class Ledger:
         if password_file is not None:
             password = _read_secret(password_file)
         elif env.get(ENV_PASSWORD):
-            password = env[ENV_PASSWORD]
+            password = _check_secret(os.fsencode(env[ENV_PASSWORD]), ENV_PASSWORD)
         if user is not None and password is None:
             raise LedgerError(
                 "config", f"ledger user {user!r} has no password: give a file or {ENV_PASSWORD}"
@@ -456,7 +570,13 @@ class Ledger:
             },
         )
         try:  # proto3 JSON leaves out zero values: no "succeeded" means false
-            if body.get("succeeded"):
+            succeeded = body.get("succeeded", False)
+            if not isinstance(succeeded, bool):  # "false", 1: not etcd's; never a won claim
+                raise ValueError(f"succeeded is {succeeded!r}")
+            if succeeded:
+                # etcd's own reply names the put it did; a won claim needs exactly that.
+                if "response_put" not in body["responses"][0]:
+                    raise ValueError("succeeded without a put in its responses")
                 return {"succeeded": True, "revision": int(body["header"]["revision"])}
             kvs = body["responses"][0]["response_range"].get("kvs") or []
             if not kvs:  # finish() on a key an operator deleted
@@ -527,7 +647,7 @@ class Ledger:
                 raise LedgerError("tls", f"{where}: TLS: {why}") from None
             raise LedgerError("unreachable", f"{where}: {e.strerror or e}") from None
         except http.client.HTTPException as e:
-            raise LedgerError("unreachable", f"{where}: bad HTTP ({e!r})") from None
+            raise LedgerError("unreachable", f"{where}: bad HTTP ({_printable(repr(e))})") from None
         finally:
             conn.close()
 
@@ -543,8 +663,10 @@ class Ledger:
         left = end - time.monotonic()
         if left <= 0:
             raise LedgerError("unreachable", f"{where}: timed out")
-        if conn.sock is not None:
-            conn.sock.settimeout(left)
+        if conn.sock is None:
+            conn.connect()  # bounded by the connection's timeout, the endpoint's budget
+        if not isinstance(conn.sock, _DeadlineSocket):
+            conn.sock = _DeadlineSocket(conn.sock, end)
         conn.request("POST", path, body=json.dumps(body), headers=headers)
         resp = conn.getresponse()
         raw = resp.read(1 << 20)
@@ -554,13 +676,13 @@ class Ledger:
             if not isinstance(reply, dict):
                 raise ValueError("not an object")
         except ValueError:
-            text = raw[:80].decode("utf-8", "replace").strip()
+            text = _printable(raw[:80].decode("utf-8", "replace").strip())
             why = f"{where}: HTTP {resp.status}, not JSON: {text!r}"
             raise LedgerError("protocol", why) from None
         code = reply.get("code")
         if resp.status == 200 and not code and "error" not in reply:
             return reply
-        msg = str(reply.get("message") or reply.get("error") or f"HTTP {resp.status}")
+        msg = _printable(str(reply.get("message") or reply.get("error") or f"HTTP {resp.status}"))
         # InvalidArgument (3) is a bad password at authenticate, "user name is empty" with
         # auth on; elsewhere it is a request we got wrong.
         authish = code == 3 and ("auth" in path or any(w in msg for w in ("user", "token")))

@@ -37,7 +37,8 @@ def test_url_parts() -> None:
      ("etcd://h:65536/p", "1..65535"), ("etcd://h:+1/p", "not a number"),
      ("etcd://h:123456/p", "not a number"), ("etcd://:2379/p", "HOST:PORT"),
      ("etcd://h_1:2379/p", "not a host"), ("etcd://-h:2379/p", "not a host"),
-     ("etcd://[fd00::zz]:2379/p", "IPv6"), ("etcd://[fd00::1]2379/p", "not a number"),
+     ("etcd://[fd00::zz]:2379/p", "IPv6"), ("etcd://[fd00::1]2379/p", "not [IPV6]:PORT"),
+     ("etcd://[::1]/p", "not [IPV6]:PORT"), ("etcd://[::1:9/p", "not [IPV6]:PORT"),
      ("etcd://h:1,h:1/p", "twice"), ("etcd://h:1/p%2e", "segment"),
      ("etcd://" + ",".join(f"h:{i}" for i in range(1, 18)) + "/p", "more than 16"),
      ("etcd://h:1/" + "p" * 1001, "longer"), (b"etcd://h:1/\xff", "not UTF-8"),
@@ -93,7 +94,7 @@ def test_options_and_secrets(tmp_path: Path) -> None:
         ({"password_file": str(pw)}, "no user"),
         ({"user": "ifm", "password_file": str(tmp_path / "nope")}, "No such file"),
         ({"user": "ifm", "password_file": str(tmp_path / "empty")}, "empty"),
-        ({"ca": str(tmp_path / "nope.pem")}, "TLS files"),
+        ({"ca": str(tmp_path / "nope.pem")}, "--ledger-ca .*No such file"),
     ]
     for kw, why in cases:
         with pytest.raises(LedgerError, match=why) as e:
@@ -121,6 +122,10 @@ def test_refused_everywhere_fails_closed_in_one_line() -> None:
     msg = str(e.value)
     assert "\n" not in msg
     assert f"127.0.0.1:{a}: Connection refused; 127.0.0.1:{b}: Connection refused" in msg
+
+
+#: etcd's reply to a txn whose compare held: it names the put it did.
+WON = b'{"header":{"revision":"%s"},"succeeded":true,"responses":[{"response_put":{}}]}'
 
 
 class _Odd(BaseHTTPRequestHandler):
@@ -178,7 +183,7 @@ def test_replies_that_are_not_etcd(odd_servers: list[int]) -> None:
     # A member that answers but cannot serve (no leader): the next one is asked.
     _Odd.replies = {
         str(p): (503, b'{"error":"etcdserver: no leader","code":14}'),
-        str(q): (200, b'{"header":{"revision":"7"},"succeeded":true}'),
+        str(q): (200, WON % b"7"),
     }
     c = Ledger(url).claim("t", "2026-11-28T01:45:00Z", node="n", pid=1, start=0)
     assert (c.won, c.revision) == (True, 7)
@@ -196,7 +201,7 @@ def test_replies_that_are_not_etcd(odd_servers: list[int]) -> None:
 def test_a_silent_endpoint_leaves_time_for_the_next(odd_servers: list[int]) -> None:
     p, q = odd_servers
     _Odd.silent = {p}
-    _Odd.replies = {str(q): (200, b'{"header":{"revision":"9"},"succeeded":true}')}
+    _Odd.replies = {str(q): (200, WON % b"9")}
     led = Ledger(parse_url(f"etcd://127.0.0.1:{p},127.0.0.1:{q}/p"), deadline=1.0)
     t0 = time.monotonic()
     c = led.claim("t", "2026-11-28T01:45:00Z", node="n", pid=1, start=0)
@@ -235,7 +240,7 @@ def test_a_retried_claim_that_finds_its_own_record_is_won(odd_servers: list[int]
 def test_the_members_clock_is_compared_with_ours(odd_servers: list[int]) -> None:
     p, _ = odd_servers
     _Odd.silent = set()
-    _Odd.replies = {str(p): (200, b'{"header":{"revision":"9"},"succeeded":true}')}
+    _Odd.replies = {str(p): (200, WON % b"9")}
     led = Ledger(parse_url(f"etcd://127.0.0.1:{p}/p"))
     for ahead in (0.0, 30.0, -30.0):
         _Odd.clock_ahead = ahead
@@ -248,3 +253,122 @@ def test_the_members_clock_is_compared_with_ours(odd_servers: list[int]) -> None
     assert ledger._offset(None, 0.0) is None
     assert ledger._offset("yesterday", 0.0) is None
     assert ledger._offset("Thu, 01 Jan 1970 00:00:10 GMT", 20.0) == 9.5
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"header":{"revision":"7"},"succeeded":"false"}',  # truthy, and not etcd's
+     b'{"header":{"revision":"7"},"succeeded":1,"responses":[{"response_put":{}}]}',
+     b'{"header":{"revision":"7"},"succeeded":true}',  # a win that names no put
+     b'{"header":{"revision":"7"},"succeeded":true,"responses":[{"response_range":{}}]}'],
+)  # fmt: skip
+def test_a_reply_that_is_not_etcds_never_wins_a_claim(odd_servers: list[int], body: bytes) -> None:
+    p, _ = odd_servers
+    _Odd.silent = set()
+    _Odd.replies = {str(p): (200, body)}
+    with pytest.raises(LedgerError, match="unexpected txn reply") as e:
+        Ledger(parse_url(f"etcd://127.0.0.1:{p}/p")).claim("t", "2026-11-28T01:45:00Z", node="n",
+                                                          pid=1, start=0)  # fmt: skip
+    assert e.value.kind == "protocol"
+
+
+def test_a_servers_words_reach_stderr_as_one_clean_line(odd_servers: list[int]) -> None:
+    p, _ = odd_servers
+    _Odd.silent = set()
+    evil = json.dumps({"code": 14, "message": "line one\nline two \x1b[31mRED" + "x" * 500})
+    _Odd.replies = {str(p): (503, evil.encode())}
+    with pytest.raises(LedgerError) as e:
+        Ledger(parse_url(f"etcd://127.0.0.1:{p}/p"), deadline=0.5).claim(
+            "t", "2026-11-28T01:45:00Z", node="n", pid=1, start=0
+        )
+    msg = str(e.value)
+    assert msg.isprintable() and "line one?line two ?[31mRED" in msg and len(msg) < 400
+
+
+def test_a_trickling_server_cannot_outlast_the_deadline() -> None:
+    """One header byte every 0.2 s: each read is quick, the whole reply never ends."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    stop = threading.Event()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 1000:
+                if stop.wait(0.2):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        port = listener.getsockname()[1]
+        led = Ledger(parse_url(f"etcd://127.0.0.1:{port}/p"), deadline=1.0)
+        t0 = time.monotonic()
+        with pytest.raises(LedgerError, match="timed out") as e:
+            led.claim("t", "2026-11-28T01:45:00Z", node="n", pid=1, start=0)
+        assert time.monotonic() - t0 < 1.5
+        assert e.value.kind == "unreachable"
+    finally:
+        stop.set()
+        listener.close()
+        t.join(5)
+
+
+def test_files_that_would_block_are_refused(tmp_path: Path) -> None:
+    """A FIFO (or a device) as a password, CA, certificate or key file: refused at once."""
+    import os
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    cases = [
+        ({"user": "u", "password_file": str(fifo)}, "ledger password file"),
+        ({"ca": str(fifo)}, "--ledger-ca"),
+        ({"cert": str(fifo), "key": str(fifo)}, "--ledger-cert"),
+        ({"ca": "/dev/zero"}, "--ledger-ca"),
+    ]
+    for kw, what in cases:
+        t0 = time.monotonic()
+        with pytest.raises(LedgerError, match="is not a regular file") as e:
+            Ledger.from_options("etcd://h:1/p", environ={}, **kw)  # type: ignore[arg-type]
+        assert what in str(e.value) and e.value.kind == "config"
+        assert time.monotonic() - t0 < 1.0
+
+
+def test_password_limits_and_environment(tmp_path: Path) -> None:
+    pw = tmp_path / "pw"
+    pw.write_bytes(b"x" * 4096 + b"\r\n")  # 4 KiB and the one line's end: accepted
+    led = Ledger.from_options("etcd://h:1/p", user="u", password_file=str(pw), environ={})
+    assert led is not None and led._password == "x" * 4096
+    pw.write_bytes(b"a\0b\n")
+    with pytest.raises(LedgerError, match="NUL"):
+        Ledger.from_options("etcd://h:1/p", user="u", password_file=str(pw), environ={})
+    for value, why in (("x" * 4097, "over 4 KiB"), ("\udcff", "not UTF-8")):
+        env = {"IF_MASTER_LEDGER_USER": "u", "IF_MASTER_LEDGER_PASSWORD": value}
+        with pytest.raises(LedgerError, match=f"IF_MASTER_LEDGER_PASSWORD is {why}"):
+            Ledger.from_options("etcd://h:1/p", environ=env)
+
+
+def test_an_encrypted_key_is_refused_without_asking(tmp_path: Path) -> None:
+    """OpenSSL would prompt on the terminal, or read the passphrase from the job's stdin."""
+    import shutil
+    import subprocess
+
+    from tests.netnslib import require
+
+    require(shutil.which("openssl") is not None, "openssl is not installed")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-days", "1", "-subj", "/CN=t",
+         "-passout", "pass:abc", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    assert b"ENCRYPTED" in key.read_bytes()
+    with pytest.raises(LedgerError, match="is encrypted") as e:
+        Ledger(parse_url("etcds://h:1/p"), cert=str(cert), key=str(key))
+    assert e.value.kind == "config"

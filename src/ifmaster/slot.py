@@ -127,7 +127,7 @@ def parse_duration(text: str | bytes) -> int:
     if not s:
         raise ValueError("duration '' is empty (write e.g. 30s, 5m, 1h, 1d)")
     if s.isascii() and s.isdigit():
-        total = int(s[:12]) if len(s) <= 12 else MAX_PERIOD + 1
+        total = _bounded_int(s)
     else:
         total, number, seen = 0, "", ""
         for c in s:
@@ -135,7 +135,7 @@ def parse_duration(text: str | bytes) -> int:
                 number += c
             elif c in _UNITS and number and c not in seen:
                 seen += c
-                total += int(number[:12]) * _UNITS[c]
+                total += _bounded_int(number) * _UNITS[c]
                 number = ""
             else:
                 raise ValueError(f"duration {shown} is not like 30s, 5m, 1h, 1d or 1h30m")
@@ -146,6 +146,13 @@ def parse_duration(text: str | bytes) -> int:
     if total > MAX_PERIOD:
         raise ValueError(f"duration {shown} is longer than {MAX_PERIOD // 86400} days")
     return total
+
+
+def _bounded_int(digits: str) -> int:
+    """ASCII digits as an int, any number of leading zeros; more than 12 significant digits
+    (beyond any period we accept) become MAX_PERIOD + 1, never a cut-off or a huge int."""
+    significant = digits.lstrip("0")
+    return int(significant or "0") if len(significant) <= 12 else MAX_PERIOD + 1
 
 
 class Schedule:

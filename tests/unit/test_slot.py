@@ -20,7 +20,10 @@ T = datetime(2026, 11, 28, 1, 45, tzinfo=UTC).timestamp()  # a 5-minute boundary
 @pytest.mark.parametrize(
     ("text", "seconds"),
     [("30s", 30), ("5m", 300), ("1h", 3600), ("1d", 86400), ("1h30m", 5400), ("90", 90),
-     (b"2m", 120), (" 10s ", 10), ("366d", 366 * 86400)],
+     (b"2m", 120), (" 10s ", 10), ("366d", 366 * 86400),
+     # Leading zeros do not count against the digits: once cut to 12 digits, these were
+     # 63 s, "zero" and "longer than 366 days".
+     ("1m0000000000030s", 90), ("0000000000001s", 1), ("0000000000060", 60)],
 )  # fmt: skip
 def test_durations(text: str | bytes, seconds: int) -> None:
     assert slot.parse_duration(text) == seconds
@@ -31,7 +34,8 @@ def test_durations(text: str | bytes, seconds: int) -> None:
     [("", "empty"), ("  ", "empty"), ("0", "zero"), ("0s", "zero"), ("1x", "not like"),
      ("s", "not like"), ("1h30", "no unit"), ("1.5s", "not like"), ("-5m", "not like"),
      ("nan", "not like"), ("inf", "not like"), ("1h1h", "not like"), ("367d", "longer"),
-     ("99999999999999999999d", "longer"), (b"\xff5m", "not UTF-8"), ("５m", "not like"),
+     ("99999999999999999999d", "longer"), ("1" + "0" * 5000 + "s", "longer"),
+     (b"\xff5m", "not UTF-8"), ("５m", "not like"),
      ("5m\x00", "not like")],
 )  # fmt: skip
 def test_bad_durations_named(text: str | bytes, why: str) -> None:

@@ -294,7 +294,10 @@ def _claim(action: Action, claiming: Claiming, slot: Slot, catching_up: bool) ->
             action.task, slot.iso, node=claiming.node, pid=os.getpid(), start=_now()
         )
     except LedgerError as e:
-        raise IfMasterError(status.FAILURE, f"ledger: {e}") from None
+        text = str(e)  # its own texts start with "ledger: " already: say it once
+        raise IfMasterError(
+            status.FAILURE, text if text.startswith("ledger") else f"ledger: {text}"
+        ) from None
 
 
 def _finish(claiming: Claiming, claim: Claim, wait_status: int) -> None:

@@ -413,14 +413,21 @@ def _command(
     if (explain or as_json) and command:
         raise click.UsageError("--explain only explains: it runs no command")
     claiming = None
-    if ledger and command:
+    given = _typed(LEDGER_ONLY)
+    if ledger is not None and command:
         claiming = _claiming(
             ledger, task, schedule, every, max_late, skew, catch_up, ledger_timeout,
             ledger_ca, ledger_cert, ledger_key, ledger_user, ledger_password_file, node,
         )  # fmt: skip
-    elif schedule or every or catch_up:
-        if not ledger:
-            raise click.UsageError("--schedule, --every and --catch-up go with --ledger")
+    elif given and ledger is None:
+        raise click.UsageError(f"{given[0]} goes with --ledger")
+    elif ledger is not None and (given or _typed(("ledger",))):
+        # A check (ExecCondition=, `if if-master ...`) claims nothing: exactly once would
+        # silently not hold. (IF_MASTER_LEDGER atop a crontab leaves its checks alone.)
+        raise click.UsageError(
+            "--ledger claims a slot for a command: without one (a check, --explain) nothing"
+            " is claimed"
+        )
     request = Request(
         vips=list(vips),
         interfaces=frozenset(interfaces),
@@ -449,6 +456,24 @@ def _command(
         claiming=claiming,
     )
     return act(request, action)
+
+
+#: Options that mean something only with --ledger (their parameter names).
+LEDGER_ONLY = (
+    "schedule", "every", "max_late", "skew", "catch_up", "ledger_timeout", "ledger_ca",
+    "ledger_cert", "ledger_key", "ledger_user", "ledger_password_file", "node",
+)  # fmt: skip
+
+
+def _typed(names: tuple[str, ...]) -> list[str]:
+    """Which of these parameters the command line set (not a default, not the environment:
+    a crontab header's IF_MASTER_NODE applies to the lines that use it), as options."""
+    ctx = click.get_current_context()
+    return [
+        "--" + name.replace("_", "-")
+        for name in names
+        if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+    ]
 
 
 def _claiming(

@@ -7,6 +7,7 @@ still lets exactly one run per slot. Catch-up, the late run, fail-closed and the
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -105,6 +106,7 @@ def test_an_unreachable_ledger_fails_closed(
     r = nodes[0].run(argv, timeout=30)
     assert r.returncode == 125 and not marker.exists()
     assert r.stderr.startswith("if-master: ledger: ") and r.stderr.count("\n") == 1, r.stderr
+    assert "ledger: ledger:" not in r.stderr  # said once, as the README shows it
 
 
 @pytest.mark.parametrize(
@@ -116,7 +118,13 @@ def test_an_unreachable_ledger_fails_closed(
         (["--ledger", "etcd://x:2379/p", "--task", "t", "--every", "nan"], "nan"),
         (["--ledger", "etcd://x:2379/p", "--task", "t", "--schedule", "61 * * * *"], "61"),
         (["--ledger", "etcd://x:2379/p", "--task", "t", "--every", "1m", "--skew", "inf"], "inf"),
-        (["--every", "1m"], "go with --ledger"),
+        (["--every", "1m"], "--every goes with --ledger"),
+        # Empty or ledger-only values without --ledger were accepted and ignored.
+        (["--schedule", ""], "--schedule goes with --ledger"),
+        (["--node", "", "--ledger-ca", "/x"], "goes with --ledger"),
+        (["--max-late", "5"], "--max-late goes with --ledger"),
+        # An empty --ledger ("$URL" unset) ran the command with no ledger at all.
+        (["--ledger", "", "--task", "t", "--every", "1m"], "ledger URL '' is empty"),
     ],
 )
 def test_ledger_options_fail_closed(args: list[str], message: str) -> None:
@@ -124,3 +132,18 @@ def test_ledger_options_fail_closed(args: list[str], message: str) -> None:
                        capture_output=True, text=True)  # fmt: skip
     assert r.returncode == 125 and r.stderr.count("\n") == 1, r.stderr
     assert message in r.stderr
+
+
+@pytest.mark.parametrize("mode", [[], ["--explain"], ["--explain", "--json"]])
+def test_a_check_with_ledger_claims_nothing_so_it_is_refused(mode: list[str]) -> None:
+    """`ExecCondition=if-master --ledger ...` exited 0 and claimed nothing: no exactly once."""
+    argv = [IF_MASTER, "--vip", "127.0.0.1", "--include-loopback", *mode,
+            "--ledger", "etcd://127.0.0.1:9/p", "--task", "t", "--every", "1m"]  # fmt: skip
+    r = subprocess.run(argv, capture_output=True, text=True)
+    assert r.returncode == 125 and r.stderr.count("\n") == 1, r.stderr
+    assert "--ledger claims a slot for a command" in r.stderr
+    # From a crontab header the ledger (and the node) are for the lines that use them.
+    env = {**os.environ, "IF_MASTER_LEDGER": "etcd://127.0.0.1:9/p", "IF_MASTER_NODE": "x"}
+    argv = [IF_MASTER, "--vip", "127.0.0.1", "--include-loopback", *mode]
+    r = subprocess.run(argv, capture_output=True, text=True, env=env)
+    assert (r.returncode, r.stderr) == (0, ""), r.stderr

@@ -351,7 +351,30 @@ class _DeadlineSocket:
 
     def sendall(self, data: bytes, *args: Any) -> None:
         self._arm()
-        self._sock.sendall(data, *args)
+        try:
+            self._sock.sendall(data, *args)
+        except OSError:
+            # A TLS server that refuses us (no client certificate) sends its alert and
+            # hangs up once the handshake ends, maybe before we are done sending: the
+            # write then fails as a bare EOF. Its reason is in what it sent; say that.
+            reason = self._pending_alert()
+            if reason is not None:
+                raise reason from None
+            raise
+
+    def _pending_alert(self) -> OSError | None:
+        import ssl
+
+        try:
+            self._arm()
+            self._sock.recv(1)
+        except ssl.SSLEOFError:
+            return None
+        except ssl.SSLError as e:
+            return e
+        except OSError:
+            return None
+        return None
 
     def recv_into(self, buffer: Any, *args: Any) -> int:
         self._arm()

@@ -83,7 +83,9 @@ _KILL_SWEEP = 0.1  # after SIGKILL, look again for stragglers (forked before the
 RECHECK = 30.0
 #: A deadline that never comes (no timer re-check, no --timeout).
 _FOREVER = float("inf")
-_POLL_CAP = 86400.0 * 365  # a wait longer than this is "forever" (poll's -1)
+#: poll() takes an int of milliseconds (at most ~24.8 days): a longer wait (--timeout
+#: goes to 31 days) wakes once a day and waits again, instead of overflowing.
+_POLL_MAX = 86400.0
 _TIMER_SHARE = 100
 #: After a failed re-check (IfMasterError), try again this soon.
 RETRY = 1.0
@@ -519,7 +521,7 @@ class _Supervisor:
             deadline = self.kill_at if self.kill_at is not None else min(self.next_check, ends_at)
             # No deadline at all (no timer, no --timeout): wait for a signal or an event.
             wait = deadline - now
-            timeout_ms = -1 if wait > _POLL_CAP else max(0, int(wait * 1000) + 1)
+            timeout_ms = -1 if wait == _FOREVER else max(0, int(min(wait, _POLL_MAX) * 1000) + 1)
             due = removed = False
             for fd, _mask in poller.poll(timeout_ms):
                 if fd == rfd:

@@ -130,11 +130,11 @@ def test_timeout_stops_the_tree_and_exits_124(node: Node, tmp_path: Path) -> Non
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
     # Not the master: nothing runs, nothing to time.
     assert node.ns.run([IF_MASTER, "--timeout", "0.5", *BACKUP, "--", "sleep", "5"]).returncode == 0
-    # A command that ends in time keeps its own status.
-    assert (
-        node.ns.run([IF_MASTER, "--timeout", "30", *MASTER, "--", "sh", "-c", "exit 7"]).returncode
-        == 7
-    )
+    # A command that ends in time keeps its own status, up to the longest --timeout (31 days;
+    # beyond ~24.8 days poll()'s millisecond int overflowed: 125 after the job had started).
+    for limit in ("30", "2147483.648", "2678400"):
+        r = node.ns.run([IF_MASTER, "--timeout", limit, *MASTER, "--", "sh", "-c", "exit 7"])
+        assert (r.returncode, r.stderr) == (7, ""), (limit, r.stderr)
 
 
 def test_max_delay_refuses_a_decision_that_came_too_late(node: Node, tmp_path: Path) -> None:

@@ -7,8 +7,10 @@ included, comes through here.
 
 from __future__ import annotations
 
+import errno
 import math
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import click
@@ -18,14 +20,12 @@ from .act import act
 from .errors import IfMasterError, report
 from .exitcodes import ExitCode
 from .model import Action, Claiming, Request
-from .vip import ENV_VIP, Vip, VipError, parse_vip, vips_from_env
+from .vip import ENV_VIP, MAX_IFNAME, Vip, VipError, could_name_device, parse_vip, vips_from_env
 
 #: Upper bounds of the time options, in seconds: a day to hold, an hour to stop.
 MAX_MIN_HOLD = 86400.0
 MAX_GRACE = 3600.0
 MAX_TIMEOUT = 31 * 86400.0
-#: Linux's IFNAMSIZ less the terminating NUL: no interface or label name is longer.
-MAX_IFNAME = 15
 
 EPILOG = f"""\b
 Examples:
@@ -104,15 +104,8 @@ class InterfaceName(click.ParamType):  # type: ignore[type-arg]
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         text = str(value)
-        size = len(text.encode("utf-8", "surrogateescape"))
-        # The kernel's rules (dev_valid_name): 1..15 bytes, not . or .., no / or whitespace.
         # ':' stays allowed: IPv4 labels such as eth0:1 are named with it.
-        if (
-            not 0 < size <= MAX_IFNAME
-            or text in (".", "..")
-            or "/" in text
-            or (any(c.isspace() for c in text))
-        ):
+        if not could_name_device(text, label=True):
             self.fail(
                 f"{text!r} cannot name an interface (1 to {MAX_IFNAME} bytes, not . or .., "
                 "no / or white space)",
@@ -535,6 +528,7 @@ def run_click(args: list[str]) -> int:
 
     IfMasterError passes through to main(), which reports it for both front ends.
     """
+    _check_completion(args, os.environ)
     try:
         rv = command.main(args, prog_name="if-master", standalone_mode=False)
     except click.ClickException as e:
@@ -543,4 +537,40 @@ def run_click(args: list[str]) -> int:
         return report(IfMasterError(ExitCode.FAILURE, f"{message} (see if-master --help)"))
     except click.Abort:
         return report(IfMasterError(ExitCode.FAILURE, "aborted"))
+    except OSError as e:
+        # --help or --version written to a full disk, a closed or broken stdout: the
+        # guarded paths handle their own output, so this is click's, not a bug of ours.
+        if e.errno in (errno.EPIPE, errno.ENOSPC, errno.EBADF, errno.EIO):
+            return report(IfMasterError(ExitCode.FAILURE, f"output lost: {e.strerror}"))
+        raise
     return int(rv)
+
+
+#: click's shell-completion switch (see the README's "Shell completion").
+COMPLETE_VAR = "_IF_MASTER_COMPLETE"
+_COMPLETIONS = {f"{sh}_{what}" for sh in ("bash", "zsh", "fish") for what in ("source", "complete")}
+
+
+def _check_completion(args: list[str], environ: Mapping[str, str]) -> None:
+    """Completion only as the shells ask for it: click would otherwise answer a guarded run
+    with a completion script and exit 0 (a "master" for a check), or exit 1 on a value it
+    does not know, or fail on a missing COMP_WORDS. Empty is unset, as for click."""
+    value = environ.get(COMPLETE_VAR)
+    if not value:
+        return
+    if args:
+        raise IfMasterError(
+            ExitCode.FAILURE,
+            f"{COMPLETE_VAR} is set (shell completion, which passes no arguments): unset it"
+            " to run if-master",
+        )
+    if value not in _COMPLETIONS:
+        raise IfMasterError(
+            ExitCode.FAILURE, f"{COMPLETE_VAR}={value[:40]!r} is not one of {sorted(_COMPLETIONS)}"
+        )
+    if value.endswith("_complete") and not {"COMP_WORDS", "COMP_CWORD"} <= environ.keys():
+        raise IfMasterError(
+            ExitCode.FAILURE,
+            f"{COMPLETE_VAR}={value} needs COMP_WORDS and COMP_CWORD (the completion"
+            " script sets them)",
+        )

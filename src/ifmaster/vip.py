@@ -47,6 +47,28 @@ class Vip:
         return hash((self.packed, self.scope))
 
 
+#: Linux's IFNAMSIZ less the terminating NUL: no interface or label name is longer.
+MAX_IFNAME = 15
+
+
+_V4_MAPPED = b"\0" * 10 + b"\xff\xff"
+
+
+def could_name_device(text: str, *, label: bool = False) -> bool:
+    """Whether the kernel could call a device (``label``: an IPv4 label) ``text``.
+
+    dev_valid_name: 1 to 15 bytes, not . or .., no / or white space, and no ':' (which
+    IPv4 labels such as eth0:1 may have). '%' is a template to the kernel, never a name.
+    """
+    size = len(text.encode("utf-8", "surrogateescape"))
+    bad = "/%" if label else "/%:"
+    return (
+        0 < size <= MAX_IFNAME
+        and text not in (".", "..")
+        and not any(c in bad or c.isspace() for c in text)
+    )
+
+
 def parse_vip(text: str) -> Vip:
     """Parse one VIP, or raise VipError saying what is wrong with it."""
     if not text:
@@ -60,6 +82,15 @@ def parse_vip(text: str) -> Vip:
         raise VipError(f"{text!r} is not an IP address") from None
     if percent and (family == AF_INET or not scope):
         raise VipError(f"{text!r}: a %scope is only valid after an IPv6 address")
+    if percent and not could_name_device(scope):
+        raise VipError(
+            f"{text!r}: the %scope must name an interface (1 to {MAX_IFNAME} bytes, no / : %"
+            " or white space)"
+        )
+    if family == AF_INET6 and packed[:12] == _V4_MAPPED:
+        # The kernel holds IPv4 addresses as AF_INET: this spelling would never match.
+        v4 = ".".join(str(b) for b in packed[12:])
+        raise VipError(f"{text!r} is an IPv4-mapped IPv6 address: write it as {v4}")
     if slash:
         limit = 32 if family == AF_INET else 128
         # Digits only: int() would also accept "+8", " 8" and "٨".

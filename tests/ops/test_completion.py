@@ -67,3 +67,31 @@ def test_completion_with_if_master_vip_exported() -> None:
     )
     r = subprocess.run([IF_MASTER], capture_output=True, text=True, env=env, timeout=30)
     assert r.stdout.splitlines() == ["plain,--interface", "plain,--include-loopback"]
+
+
+@pytest.mark.parametrize(
+    ("value", "args", "why"),
+    [
+        # bash_source answered a check on a host without the VIP with a script and exit 0.
+        ("bash_source", ["--vip", "10.255.255.254"], "passes no arguments"),
+        ("zsh_source", ["--vip", "10.255.255.254", "--", "true"], "passes no arguments"),
+        ("garbage", [], "is not one of"),  # was a silent exit 1 ("not master")
+        ("bash_complete", [], "needs COMP_WORDS"),  # was "internal error: KeyError"
+    ],
+)
+def test_a_stray_completion_variable_fails_closed(value: str, args: list[str], why: str) -> None:
+    env = complete_env(_IF_MASTER_COMPLETE=value)
+    env.pop("COMP_WORDS", None)
+    env.pop("COMP_CWORD", None)
+    r = subprocess.run([IF_MASTER, *args], capture_output=True, text=True, env=env, timeout=30)
+    assert (r.returncode, r.stdout) == (125, ""), r
+    assert r.stderr.startswith("if-master: _IF_MASTER_COMPLETE") and why in r.stderr
+    assert r.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("option", ["--help", "--version"])
+def test_help_to_a_full_disk_is_one_line_not_an_internal_error(option: str) -> None:
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([IF_MASTER, option], stdout=full, stderr=subprocess.PIPE, text=True,
+                           env=complete_env(), timeout=30)  # fmt: skip
+    assert (r.returncode, r.stderr) == (125, "if-master: output lost: No space left on device\n")

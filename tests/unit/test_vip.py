@@ -51,6 +51,15 @@ def test_accepts(text: str, canonical: str, scope: str | None) -> None:
         ("224.0.0.18", "multicast"),
         ("ff02::12", "multicast"),
         ("10.0.0.1\0", "not an IP address"),
+        # Accepted before, and could never match: the kernel holds IPv4 as AF_INET.
+        ("::ffff:127.0.0.1", "write it as 127.0.0.1"),
+        ("::ffff:10.0.0.1/128", "write it as 10.0.0.1"),
+        # Scopes no interface could have: accepted before, a silent "not master".
+        ("::1%lo%x", "must name an interface"),
+        ("fe80::1%" + "a" * 16, "must name an interface"),
+        ("fe80::1%eth0:1", "must name an interface"),
+        ("fe80::1%..", "must name an interface"),
+        ("fe80::1%a b", "must name an interface"),
     ],
 )
 def test_refuses_with_the_value_named(text: str, why: str) -> None:
@@ -69,6 +78,8 @@ def test_accepts_exactly_what_ipaddress_accepts(text: str) -> None:
         expected = None
     if expected is not None and (expected.is_unspecified or expected.is_multicast):
         expected = None
+    if expected is not None and getattr(expected, "ipv4_mapped", None) is not None:
+        expected = None  # refused: to be written as IPv4
     if expected is not None and getattr(expected, "scope_id", None) is not None:
         return  # scopes are ours to interpret: tested above
     try:

@@ -157,7 +157,8 @@ def _act(request: Request, action: Action, audit: Audit | None) -> int:
             except LockBusy as e:
                 return _skip(action, audit, "overlap", str(e), action.overlap_exit)
             except OSError as e:
-                raise IfMasterError(status.FAILURE, f"--no-overlap: {e}") from None
+                why = f"{e.filename}: {e.strerror}" if e.filename and e.strerror else str(e)
+                raise IfMasterError(status.FAILURE, f"--no-overlap: {why}") from None
         claim = None
         try:
             if slot is not None and action.claiming is not None:

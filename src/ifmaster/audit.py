@@ -40,7 +40,7 @@ class Audit:
         except OSError as e:
             if not self.warned:
                 self.warned = True
-                say(f"warning: cannot log to {self.path}: {e.strerror}")
+                say(f"warning: cannot log to {self.path}: {e.strerror or e}")
         finally:
             sock.close()
 

@@ -131,8 +131,13 @@ def acquire(task: str, lock_dir: str = DEFAULT_LOCK_DIR) -> TaskLock:
     except FileExistsError:
         pass
     _check_private_dir(lock_dir)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+    # O_NONBLOCK: a FIFO planted there must not make open() wait; fstat then refuses it.
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
     try:
+        import stat
+
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"lock file {path} is not a regular file")
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         holder = _read_holder(fd)

@@ -207,3 +207,12 @@ def test_a_symlinked_lock_file_is_not_followed(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         acquire("backup", str(lock_dir))
     assert victim.read_text() == "precious\n"
+
+
+def test_a_fifo_as_the_lock_file_is_refused_by_name(tmp_path: Path) -> None:
+    """It was "[Errno 22] Invalid argument" (ftruncate on the FIFO), naming nothing."""
+    lock_dir = tmp_path / "locks"
+    lock_dir.mkdir(mode=0o755)
+    os.mkfifo(lock_dir / "t.lock")
+    with pytest.raises(OSError, match=f"lock file {lock_dir / 't.lock'} is not a regular file"):
+        acquire("t", str(lock_dir))

@@ -17,6 +17,9 @@ ENV_SOCKET = "IF_MASTER_SYSLOG_SOCKET"
 DEFAULT_SOCKET = "/dev/log"
 FACILITY_CRON = 9
 ERR, WARNING, INFO = 3, 4, 6
+#: Text per record, at most: rsyslog's default message size is 8 KiB, and a datagram larger
+#: than the socket takes is not logged at all.
+MAX_TEXT = 8000
 
 
 class Audit:
@@ -32,6 +35,12 @@ class Audit:
 
         if self.task:
             text = f"task={self.task} {text}"
+        # One record, one line: a newline or escape in the job's arguments must not forge
+        # a second record or reach a terminal; undecodable bytes are shown escaped.
+        if not text.isprintable():
+            text = "".join(c if c.isprintable() else _escaped(c) for c in text)
+        if len(text) > MAX_TEXT:
+            text = text[: MAX_TEXT - 3] + "..."
         data = f"<{FACILITY_CRON * 8 + severity}>if-master[{os.getpid()}]: {text}"
         sock = socket(AF_UNIX, SOCK_DGRAM)
         try:
@@ -75,6 +84,10 @@ class Audit:
 
     def failed(self, message: str) -> None:
         self.send(ERR, f"failed: {message}")
+
+
+def _escaped(c: str) -> str:
+    return c.encode("unicode_escape").decode("ascii")
 
 
 def _quote(command: list[str]) -> str:

@@ -150,3 +150,16 @@ def test_a_gated_run_is_logged_as_skipped_not_ran(
         held.release()
     (line,) = syslog.lines()
     assert line.startswith(f"<76>if-master[{PID}]: task=t skipped: true: the previous run")
+
+
+def test_one_record_one_printable_line_of_bounded_size(syslog: Syslog, table: object) -> None:
+    """A newline in an argument made a second, forged record; a huge argv logged nothing."""
+    forged = "x\n<78>if-master[1]: ran: rm -rf / \x1b[2J\udcff"
+    with pytest.raises(Executed):
+        main(["--syslog", "--vip", "10.0.0.100", "--", "echo", forged])
+    with pytest.raises(Executed):
+        main(["--syslog", "--vip", "10.0.0.100", "--", "echo", "y" * 200_000])
+    first, second = syslog.lines()
+    assert "\n" not in first and "\x1b" not in first
+    assert "x\\n<78>if-master[1]: ran: rm -rf / \\x1b[2J\\udcff" in first
+    assert len(second) < 8100 and second.endswith("...")

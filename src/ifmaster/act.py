@@ -129,17 +129,21 @@ def _act(request: Request, action: Action, audit: Audit | None) -> int:
             if action.not_master_exit is not None:
                 return action.not_master_exit
             return status.OK if action.command else status.NOT_MASTER
-        if not action.command:
-            _record(action, verdict.outcome)
-            return status.OK
         if action.max_delay is not None:
+            # A check too (ExecCondition=): a stale "master" must not let the job start.
             delay = _since_start()
             if delay > action.max_delay:
                 why = (
                     f"decided {delay:.1f} s after starting, more than --max-delay "
                     f"{action.max_delay:g} s (an overloaded or frozen host): not running"
                 )
-                return _skip(action, audit, "stale", why, action.not_master_exit or 0)
+                code = status.OK if action.command else status.NOT_MASTER
+                if action.not_master_exit is not None:
+                    code = action.not_master_exit
+                return _skip(action, audit, "stale", why, code)
+        if not action.command:
+            _record(action, verdict.outcome)
+            return status.OK
         if not action.supervised:
             from .run import exec_command
 

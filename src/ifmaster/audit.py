@@ -76,7 +76,8 @@ class Audit:
 
     def skipped(self, command: list[str], why: str) -> None:
         """The master did not run it: a gate said no (overlap, stale verdict, slot held)."""
-        self.send(WARNING, f"skipped: {_quote(command)}: {why}")
+        what = f"skipped: {_quote(command)}" if command else "check"
+        self.send(WARNING, f"{what}: {why}")
 
     def caught_up(self, command: list[str], key: str) -> None:
         """--ledger --catch-up: not the master, but it claimed the unclaimed slot."""

@@ -403,6 +403,8 @@ def _command(
         raise click.UsageError("--timeout needs a command to supervise")
     if no_overlap and not task:
         raise click.UsageError("--no-overlap needs --task NAME (the lock's name)")
+    if no_overlap and not command:
+        raise click.UsageError("--no-overlap needs a command (a check runs nothing to overlap)")
     if (explain or as_json) and command:
         raise click.UsageError("--explain only explains: it runs no command")
     claiming = None

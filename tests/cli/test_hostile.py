@@ -242,3 +242,13 @@ def test_since_start_reads_the_start_from_proc(tmp_path: object) -> None:
     fields = ["S"] + ["0"] * 18 + [str(ticks)] + ["0"] * 30
     (root / "self" / "stat").write_text(f"42 (a name) with) {' '.join(fields)}\n")
     assert 2.9 < act._since_start(str(root)) < 4.0
+
+
+@pytest.mark.parametrize("mode", [[], ["--explain"]])
+def test_no_overlap_on_a_check_is_refused(
+    table: object, capfd: pytest.CaptureFixture[str], mode: list[str]
+) -> None:
+    """It was accepted and ignored: a check runs nothing that a lock could keep apart."""
+    one_line_125(
+        [*mode, "--task", "t", "--no-overlap", "--vip", "10.0.0.100"], capfd, "needs a command"
+    )

@@ -150,3 +150,7 @@ def test_max_delay_refuses_a_decision_that_came_too_late(node: Node, tmp_path: P
     assert r.returncode == 9 and not marker.exists()
     r = node.ns.run([*slow[:1], "--max-delay", "30", *slow[1:], "--", "touch", str(marker)])
     assert (r.returncode, marker.exists()) == (0, True), r.stderr
+    # A check (ExecCondition=) says "not master" on a stale verdict; it ignored the option.
+    r = node.ns.run([*slow[:1], "--max-delay", "0.05", *slow[1:]])
+    assert r.returncode == 1 and "more than --max-delay 0.05 s" in r.stderr, r.stderr
+    assert node.ns.run([*slow[:1], "--max-delay", "30", *slow[1:]]).returncode == 0

@@ -115,6 +115,19 @@ class InterfaceName(click.ParamType):  # type: ignore[type-arg]
         return text
 
 
+class AbsoluteDir(click.ParamType):  # type: ignore[type-arg]
+    """A directory named by an absolute path: cron's working directory is nobody's choice."""
+
+    name = "directory"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value)
+        shown = repr(text if len(text) <= 60 else text[:57] + "...")
+        if not text.startswith("/") or len(text) > 4095:
+            self.fail(f"{shown} is not an absolute path (up to 4095 characters)", param, ctx)
+        return text
+
+
 class TaskName(click.ParamType):  # type: ignore[type-arg]
     """A task name usable as a Prometheus label value and a file name."""
 
@@ -242,6 +255,7 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
 @click.option(
     "--lock-dir",
     envvar="IF_MASTER_LOCK_DIR",
+    type=AbsoluteDir(),
     default="/run/lock/if-master",
     show_default=True,
     metavar="DIR",
@@ -250,6 +264,7 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
 @click.option(
     "--metrics-dir",
     envvar="IF_MASTER_METRICS_DIR",
+    type=AbsoluteDir(),
     metavar="DIR",
     help="With --task: every run on every node rewrites DIR/if_master_TASK.prom for "
     "node_exporter's textfile collector (also IF_MASTER_METRICS_DIR). The master then "
@@ -405,6 +420,13 @@ def _command(
         raise click.UsageError("--no-overlap needs --task NAME (the lock's name)")
     if no_overlap and not command:
         raise click.UsageError("--no-overlap needs a command (a check runs nothing to overlap)")
+    # Typed, and meaningless without the option they serve: say so rather than ignore them.
+    # (From the environment, atop a crontab, they serve the lines that use them.)
+    for option in _typed(("lock_dir", "overlap_exit")):
+        if not no_overlap:
+            raise click.UsageError(f"{option} goes with --no-overlap")
+    if not task and _typed(("metrics_dir",)):
+        raise click.UsageError("--metrics-dir goes with --task (the file's name)")
     if (explain or as_json) and command:
         raise click.UsageError("--explain only explains: it runs no command")
     claiming = None

@@ -252,3 +252,36 @@ def test_no_overlap_on_a_check_is_refused(
     one_line_125(
         [*mode, "--task", "t", "--no-overlap", "--vip", "10.0.0.100"], capfd, "needs a command"
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # Relative directories depend on cron's working directory; '' used to mean "off"
+        # for metrics and a directory named ' ' in the working directory for locks.
+        (["--task", "t", "--no-overlap", "--lock-dir", "locks"], "'locks' is not an absolute"),
+        (["--task", "t", "--no-overlap", "--lock-dir", ""], "'' is not an absolute"),
+        (["--task", "t", "--metrics-dir", ""], "'' is not an absolute"),
+        (["--task", "t", "--metrics-dir", "m"], "'m' is not an absolute"),
+        # Typed and ignored before.
+        (["--lock-dir", "/tmp/x"], "--lock-dir goes with --no-overlap"),
+        (["--task", "t", "--overlap-exit", "3"], "--overlap-exit goes with --no-overlap"),
+        (["--metrics-dir", "/tmp/m"], "--metrics-dir goes with --task"),
+    ],
+)
+def test_directory_options_fail_closed(
+    table: object, capfd: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    one_line_125([*args, "--vip", "10.0.0.100", "--", "true"], capfd, message)
+
+
+def test_directories_from_the_environment(
+    table: object, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IF_MASTER_LOCK_DIR", " ")
+    one_line_125(["--task", "t", "--no-overlap", "--vip", "10.0.0.100", "--", "true"], capfd,
+                 "' ' is not an absolute")  # fmt: skip
+    # Atop a crontab they serve the lines that use them: the others are left alone.
+    monkeypatch.setenv("IF_MASTER_LOCK_DIR", "/run/lock/if-master")
+    monkeypatch.setenv("IF_MASTER_METRICS_DIR", "/var/lib/node_exporter")
+    assert main(["--vip", "10.0.0.1", "--", "true"]) == 0

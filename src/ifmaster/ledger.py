@@ -598,7 +598,8 @@ class Ledger:
                 raise ValueError(f"succeeded is {succeeded!r}")
             if succeeded:
                 # etcd's own reply names the put it did; a won claim needs exactly that.
-                if "response_put" not in body["responses"][0]:
+                first = body["responses"][0]
+                if not isinstance(first, dict) or "response_put" not in first:
                     raise ValueError("succeeded without a put in its responses")
                 return {"succeeded": True, "revision": int(body["header"]["revision"])}
             kvs = body["responses"][0]["response_range"].get("kvs") or []

@@ -260,6 +260,7 @@ def test_the_members_clock_is_compared_with_ours(odd_servers: list[int]) -> None
     [b'{"header":{"revision":"7"},"succeeded":"false"}',  # truthy, and not etcd's
      b'{"header":{"revision":"7"},"succeeded":1,"responses":[{"response_put":{}}]}',
      b'{"header":{"revision":"7"},"succeeded":true}',  # a win that names no put
+     b'{"header":{"revision":"7"},"succeeded":true,"responses":["response_put"]}',
      b'{"header":{"revision":"7"},"succeeded":true,"responses":[{"response_range":{}}]}'],
 )  # fmt: skip
 def test_a_reply_that_is_not_etcds_never_wins_a_claim(odd_servers: list[int], body: bytes) -> None:

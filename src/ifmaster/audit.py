@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from .errors import say
+from .errors import printable, say
 from .model import Verdict
 
 ENV_SOCKET = "IF_MASTER_SYSLOG_SOCKET"
@@ -37,8 +37,7 @@ class Audit:
             text = f"task={self.task} {text}"
         # One record, one line: a newline or escape in the job's arguments must not forge
         # a second record or reach a terminal; undecodable bytes are shown escaped.
-        if not text.isprintable():
-            text = "".join(c if c.isprintable() else _escaped(c) for c in text)
+        text = printable(text)
         if len(text) > MAX_TEXT:
             text = text[: MAX_TEXT - 3] + "..."
         data = f"<{FACILITY_CRON * 8 + severity}>if-master[{os.getpid()}]: {text}"
@@ -85,10 +84,6 @@ class Audit:
 
     def failed(self, message: str) -> None:
         self.send(ERR, f"failed: {message}")
-
-
-def _escaped(c: str) -> str:
-    return c.encode("unicode_escape").decode("ascii")
 
 
 def _quote(command: list[str]) -> str:

@@ -28,12 +28,27 @@ def say(line: str) -> None:
     """
     if sys.stderr is None:  # closed when we started: fd 2 may since be a socket of ours
         return
-    data = f"if-master: {line}\n".encode("utf-8", "surrogateescape")
+    data = f"if-master: {printable(line)}\n".encode("utf-8", "surrogateescape")
     try:
         while data:
             data = data[os.write(2, data) :]
     except OSError:  # EBADF (closed), ENOSPC (/dev/full), EPIPE (SIGPIPE is ignored)
         pass
+
+
+def printable(text: str) -> str:
+    """``text`` with every unprintable character escaped (``\\n``, ``\\x1b``, ``\\udcff``).
+
+    Interface names and IPv4 labels are any bytes the kernel took: one of them must not
+    split a diagnostic into a second, forged line, nor send escapes to a terminal.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+def _escape(c: str) -> str:
+    return c.encode("unicode_escape").decode("ascii")
 
 
 def report(e: IfMasterError) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .decide import interface_excluded
+from .errors import printable
 from .model import IFA_F_DADFAILED, IFA_F_TENTATIVE, Address, Finding, Interface, Request, Verdict
 
 
@@ -109,4 +110,5 @@ def render(kind: str, request: Request, table: list[Interface], verdict: Verdict
     *findings, answer = verdict.lines()
     lines += [f"- {line}" for line in findings]
     lines.append(f"verdict: {answer}")
-    return "\n".join(lines)
+    # A name or label may hold a newline or an escape: each line stays one line.
+    return "\n".join(printable(line) for line in lines)

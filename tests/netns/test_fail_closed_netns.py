@@ -96,3 +96,19 @@ def test_a_keepalived_label_of_any_spelling_counts(node: Node, tmp_path: Path, l
         assert f"10.50.0.21 held on eth0 (label {label})" in r.stderr
     r = node.ns.run([IF_MASTER, "--vip", "10.50.0.21", "--", "touch", str(marker)])
     assert (r.returncode, marker.exists()) == (0, True), r.stderr
+
+
+def test_a_label_cannot_forge_a_line_or_reach_the_terminal(node: Node) -> None:
+    """The kernel takes any label: one with a newline made `-v` print a second line of its
+    choosing (which could read "if-master: ..."), and an ESC went to the terminal raw."""
+    label = "e:\nif-m: x\x1b"  # 15 bytes at most, as any interface name
+    added = node.ns.run([sys.executable, str(ADD_LABEL), "10.50.0.22", label])
+    assert added.returncode == 0, added.stderr
+    r = node.ns.run([IF_MASTER, "-v", "--vip", "10.50.0.22"])
+    assert r.returncode == 0, r.stderr
+    assert "\x1b" not in r.stderr
+    assert r.stderr.count("if-master: ") == r.stderr.count("\n")  # every line is ours
+    assert "(label e:\\nif-m: x\\x1b)" in r.stderr
+    r = node.ns.run([IF_MASTER, "--explain", "--vip", "10.50.0.22"])
+    assert r.returncode == 0 and "\x1b" not in r.stdout
+    assert "10.50.0.22 (label e:\\nif-m: x\\x1b)  <- VIP, counts" in r.stdout

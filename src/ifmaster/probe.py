@@ -329,7 +329,13 @@ class _Link:
         # before a macvlan's handler does, and a private-mode macvlan (keepalived's use_vmac)
         # swallows a multicast frame whose source is its own MAC, which is exactly what the
         # peer's advertisement from the shared VRRP MAC is.
-        self.sock.bind((self.ifname, ETH_P_ALL if self.ipv6 else ETH_P_ARP))
+        try:
+            self.sock.bind((self.ifname, ETH_P_ALL if self.ipv6 else ETH_P_ARP))
+        except UnicodeEncodeError:
+            # Python's AF_PACKET addresses take the name as UTF-8 only; the kernel took bytes.
+            raise ProbeError(
+                f"--arp-probe: cannot listen on {self.ifname!r}: its name is not UTF-8"
+            ) from None
         # getsockname() of a bound packet socket carries the interface's hardware type and
         # address.
         _name, _proto, _pkttype, hatype, mac = self.sock.getsockname()

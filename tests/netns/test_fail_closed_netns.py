@@ -6,6 +6,7 @@ Broken stdio must never change the decision or the status; hidden /sys must not 
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -112,3 +113,20 @@ def test_a_label_cannot_forge_a_line_or_reach_the_terminal(node: Node) -> None:
     r = node.ns.run([IF_MASTER, "--explain", "--vip", "10.50.0.22"])
     assert r.returncode == 0 and "\x1b" not in r.stdout
     assert "10.50.0.22 (label e:\\nif-m: x\\x1b)  <- VIP, counts" in r.stdout
+
+
+def test_arp_probe_on_a_name_that_is_not_utf8_fails_closed_in_one_line(
+    node: Node, tmp_path: Path
+) -> None:
+    """The kernel takes any bytes as a name; Python's packet sockets only UTF-8 (it was an
+    internal error)."""
+    name = os.fsdecode(b"v\xff\xfe")
+    node.ns.ip("link", "add", name, "type", "veth", "peer", "name", "vpeer")
+    node.ns.ip("link", "set", name, "up")
+    node.ns.ip("link", "set", "vpeer", "up")
+    node.ns.ip("addr", "add", "10.50.9.1/32", "dev", name)
+    marker = tmp_path / "ran"
+    r = node.ns.run([IF_MASTER, "--arp-probe", "--vip", "10.50.9.1", "--", "touch", str(marker)])
+    assert (r.returncode, marker.exists()) == (125, False), r.stderr
+    assert r.stderr.count("\n") == 1 and "is not UTF-8" in r.stderr, r.stderr
+    assert "internal error" not in r.stderr

@@ -16,6 +16,8 @@ NAME = b"keepalived"
 # Zombie, dead, stopped, traced-stopped: none of them sends VRRP adverts, so the peer takes
 # the VIP over as surely as if the process were gone.
 _NOT_LIVE = frozenset("ZXxTt")
+_GONE = frozenset("ZXx")  # its namespace can no longer be read, nor does it matter
+_STOPPED = frozenset("Tt")
 
 
 class KeepalivedCheckError(Exception):
@@ -78,6 +80,7 @@ def keepalived_pids(proc: str = PROC) -> list[int]:
     except OSError as e:
         raise KeepalivedCheckError(f"--require-keepalived: cannot read {proc}/self: {e}") from e
     found: list[int] = []
+    stopped: list[int] = []
     unknown: list[int] = []
     for entry in os.listdir(proc):
         if not entry.isdigit():
@@ -89,7 +92,10 @@ def keepalived_pids(proc: str = PROC) -> list[int]:
         except OSError:
             continue
         try:
-            if not is_live_keepalived(_read("comm", dir_fd), _read("stat", dir_fd).decode()):
+            if _read("comm", dir_fd).rstrip(b"\n") != NAME:
+                continue
+            state = process_state(_read("stat", dir_fd).decode())
+            if state in _GONE:
                 continue
             ns = _netns_id(dir_fd)
         except PermissionError:
@@ -100,14 +106,53 @@ def keepalived_pids(proc: str = PROC) -> list[int]:
         finally:
             os.close(dir_fd)
         if ns == own[ns[0]]:
-            found.append(int(entry))
+            (stopped if state in _STOPPED else found).append(int(entry))
+    if stopped:
+        # One stopped process is enough: the VRRP child frozen by SIGSTOP or a debugger
+        # sends no adverts while its idle parent looks alive, and the peer takes the VIP.
+        return []
     if not found and unknown:
         raise KeepalivedCheckError(
             "--require-keepalived: cannot tell whether keepalived (PID"
             f" {', '.join(map(str, sorted(unknown)))}) runs in this network namespace:"
             " permission denied (run as root)"
         )
+    if not found and _hides_processes(proc):
+        raise KeepalivedCheckError(
+            f"--require-keepalived: {proc} is mounted with hidepid, so other users'"
+            " processes are invisible: cannot tell whether keepalived runs here (run as root)"
+        )
     return sorted(found)
+
+
+def _hides_processes(proc: str) -> bool:
+    """Whether ``proc`` hides other users' processes from us (mount option hidepid).
+
+    Then a keepalived owned by root is not even listed: "none here" would be a guess.
+    """
+    if os.geteuid() == 0:
+        return False
+    try:
+        with open(f"{proc}/self/mountinfo", "rb") as f:
+            mounts = f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return True  # cannot tell: say so rather than guess "not running"
+    options: list[str] = []
+    for line in mounts:  # the last mount on that point is the one we see
+        fields, _, tail = line.partition(" - ")
+        parts, extra = fields.split(), tail.split()
+        if len(parts) > 4 and parts[4] == proc and len(extra) > 2 and extra[0] == "proc":
+            options = extra[2].split(",")
+    hide = gid = None
+    for opt in options:
+        key, _, value = opt.partition("=")
+        if key == "hidepid":
+            hide = value
+        elif key == "gid" and value.isdigit():
+            gid = int(value)
+    if hide in (None, "0", "off"):
+        return False
+    return gid is None or gid not in (os.getegid(), *os.getgroups())
 
 
 def keepalived_running_here(proc: str = PROC) -> bool:

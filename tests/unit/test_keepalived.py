@@ -26,6 +26,13 @@ class FakeProc:
             (root / "nsfs" / ns).write_text("")
             (root / "nsfs" / f"{ns}-dev").write_text("")
         self.add(999, "python3", "R", "ours", name="self")
+        self.mount_options("rw")
+
+    def mount_options(self, options: str) -> None:
+        """The super options of the proc mount, as /proc/self/mountinfo shows them."""
+        line = f"22 1 0:5 / {self.root} rw,nosuid - proc proc {options}\n"
+        root = "21 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+        (self.root / "self" / "mountinfo").write_text(root + line)
 
     def add(self, pid: int, comm: str, state: str, ns: str, name: str | None = None) -> None:
         d = self.root / (name or str(pid))
@@ -136,3 +143,32 @@ def test_one_known_ours_is_enough(proc: FakeProc, monkeypatch: pytest.MonkeyPatc
 def test_real_proc_smoke() -> None:
     # The real /proc parses, whatever runs on this machine.
     assert isinstance(k.keepalived_running_here(), bool)
+
+
+def test_one_stopped_keepalived_process_means_none(proc: FakeProc) -> None:
+    """The VRRP child stopped (SIGSTOP, a debugger) sends no adverts while its parent idles
+    on: the parent alone was counted and the job ran on both nodes."""
+    proc.add(10, "keepalived", "S", "ours")
+    proc.add(11, "keepalived", "T", "ours")
+    assert k.keepalived_pids(proc.path) == []
+    proc.add(20, "keepalived", "t", "theirs")  # another namespace's does not matter
+    (proc.root / "11" / "stat").write_text(stat_line(11, "keepalived", "S"))
+    assert k.keepalived_pids(proc.path) == [10, 11]
+
+
+def test_hidden_processes_are_an_error_not_an_absence(
+    proc: FakeProc, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not root, /proc mounted hidepid=2: root's keepalived is not even listed. It was a
+    silent "stale leftover"; now it is 125 (cannot tell)."""
+    monkeypatch.setattr(k.os, "geteuid", lambda: 1000)
+    proc.mount_options("rw,hidepid=2")
+    with pytest.raises(k.KeepalivedCheckError, match="hidepid"):
+        k.keepalived_pids(proc.path)
+    proc.mount_options(f"rw,hidepid=invisible,gid={os.getegid()}")  # our group sees all
+    assert k.keepalived_pids(proc.path) == []
+    proc.mount_options("rw,hidepid=0")
+    assert k.keepalived_pids(proc.path) == []
+    proc.mount_options("rw,hidepid=2")
+    proc.add(10, "keepalived", "S", "ours")  # visible after all (ours): no guess needed
+    assert k.keepalived_pids(proc.path) == [10]

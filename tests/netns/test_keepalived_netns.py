@@ -125,3 +125,19 @@ def test_cli_counts_the_vip_only_while_keepalived_lives(keepalived_ns: Netns) ->
     assert "no live keepalived in this network namespace" in r.stderr
     # Without the option the leftover address still makes a master: the gap it closes.
     assert keepalived_ns.run([IF_MASTER, "--vip", "10.0.0.1"]).returncode == 0
+
+
+def test_a_stopped_vrrp_child_makes_the_vip_stale(keepalived_ns: Netns, tmp_path: Path) -> None:
+    """SIGSTOP on keepalived's VRRP child: no adverts, the peer takes the VIP, and the idle
+    parent alone used to make this node count it too."""
+    args = [IF_MASTER, "--require-keepalived", "--vip", "10.0.0.1"]
+    assert keepalived_ns.run(args).returncode == 0
+    vrrp = int((tmp_path / "v.pid").read_text())
+    os.kill(vrrp, signal.SIGSTOP)
+    try:
+        r = keepalived_ns.run([*args, "-v"])
+        assert r.returncode == 1, r.stderr
+        assert "no live keepalived in this network namespace" in r.stderr
+    finally:
+        os.kill(vrrp, signal.SIGCONT)
+    assert keepalived_ns.run(args).returncode == 0

@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from .errors import printable
 from .slot import check_seconds, parse_iso
 from .task import validate_task
 
@@ -72,8 +73,8 @@ def _shown(s: str) -> str:
 
 
 def _printable(text: str, limit: int = 200) -> str:
-    """A server's words for our one stderr line: no newlines or terminal escapes, bounded."""
-    text = "".join(c if c.isprintable() else "?" for c in text)
+    """A server's words for our one stderr line: escaped as every diagnostic, and bounded."""
+    text = printable(text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

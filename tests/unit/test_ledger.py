@@ -283,7 +283,7 @@ def test_a_servers_words_reach_stderr_as_one_clean_line(odd_servers: list[int]) 
             "t", "2026-11-28T01:45:00Z", node="n", pid=1, start=0
         )
     msg = str(e.value)
-    assert msg.isprintable() and "line one?line two ?[31mRED" in msg and len(msg) < 400
+    assert msg.isprintable() and "line one\\nline two \\x1b[31mRED" in msg and len(msg) < 400
 
 
 def test_a_trickling_server_cannot_outlast_the_deadline() -> None:

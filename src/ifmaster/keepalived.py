@@ -15,9 +15,9 @@ PROC = "/proc"
 NAME = b"keepalived"
 # Zombie, dead, stopped, traced-stopped: none of them sends VRRP adverts, so the peer takes
 # the VIP over as surely as if the process were gone.
-_NOT_LIVE = frozenset("ZXxTt")
 _GONE = frozenset("ZXx")  # its namespace can no longer be read, nor does it matter
 _STOPPED = frozenset("Tt")
+_NOT_LIVE = _GONE | _STOPPED
 
 
 class KeepalivedCheckError(Exception):
@@ -32,8 +32,12 @@ def process_state(stat: str) -> str:
 
 def is_live_keepalived(comm: bytes, stat: str) -> bool:
     """Whether /proc/PID/comm and /proc/PID/stat describe a running keepalived."""
+    return _is_keepalived(comm) and process_state(stat) not in _NOT_LIVE
+
+
+def _is_keepalived(comm: bytes) -> bool:
     # Exactly "keepalived": a prefix match would also take keepalived_exporter for it.
-    return comm.rstrip(b"\n") == NAME and process_state(stat) not in _NOT_LIVE
+    return comm.rstrip(b"\n") == NAME
 
 
 def _read(name: str, dir_fd: int) -> bytes:
@@ -92,7 +96,7 @@ def keepalived_pids(proc: str = PROC) -> list[int]:
         except OSError:
             continue
         try:
-            if _read("comm", dir_fd).rstrip(b"\n") != NAME:
+            if not _is_keepalived(_read("comm", dir_fd)):
                 continue
             state = process_state(_read("stat", dir_fd).decode())
             if state in _GONE:

@@ -511,7 +511,7 @@ def _claiming(
 ) -> Claiming:
     """--ledger's options, checked together, as the record act() uses."""
     from . import slot
-    from .ledger import Ledger, LedgerError, validate_node
+    from .ledger import LedgerError, open_ledger, validate_node
 
     if not task:
         raise click.UsageError("--ledger needs --task NAME (the slot key's middle part)")
@@ -530,7 +530,7 @@ def _claiming(
 
             node = socket.gethostname()
         node = validate_node(node)
-        store = Ledger.from_options(
+        store = open_ledger(
             url,
             deadline=deadline,
             ca=ca,

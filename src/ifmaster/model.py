@@ -137,7 +137,7 @@ class Action:
 
 
 class Claiming:
-    """--ledger: claim the run's schedule slot in etcd before running (ledger.py, slot.py)."""
+    """--ledger: claim the run's schedule slot in etcd before running (ledger/, slot.py)."""
 
     __slots__ = ("catch_up", "ledger", "max_late", "node", "schedule", "skew")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ifmaster import ledger
-from ifmaster.ledger import Ledger, LedgerError, Record, parse_url
+from ifmaster.ledger import Ledger, LedgerError, Record, parse_url, wire
 
 
 def test_url_parts() -> None:
@@ -210,7 +210,7 @@ def test_a_silent_endpoint_leaves_time_for_the_next(odd_servers: list[int]) -> N
 
 
 def test_import_is_light() -> None:
-    """ledger.py itself pulls in no HTTP client until a call is made."""
+    """The ledger package itself pulls in no HTTP client until a call is made."""
     import subprocess
     import sys
 
@@ -250,9 +250,9 @@ def test_the_members_clock_is_compared_with_ours(odd_servers: list[int]) -> None
             _Odd.clock_ahead = 0.0
         assert c.clock_offset is not None
         assert abs(c.clock_offset + ahead) <= 1.0, (ahead, c.clock_offset)
-    assert ledger._offset(None, 0.0) is None
-    assert ledger._offset("yesterday", 0.0) is None
-    assert ledger._offset("Thu, 01 Jan 1970 00:00:10 GMT", 20.0) == 9.5
+    assert wire.offset(None, 0.0) is None
+    assert wire.offset("yesterday", 0.0) is None
+    assert wire.offset("Thu, 01 Jan 1970 00:00:10 GMT", 20.0) == 9.5
 
 
 @pytest.mark.parametrize(

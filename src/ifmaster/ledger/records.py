@@ -1,0 +1,148 @@
+"""What a ledger holds and answers, whatever the store: records, claims, errors.
+
+Plain classes, keyword-constructed; no I/O. Every backend (``etcd.py``, later others)
+returns these, and act, history and the CLI read only these.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from ..errors import printable
+
+MAX_NODE_LEN = 255
+
+
+class LedgerError(Exception):
+    """The ledger could not be used: nothing may run. ``str()`` is one line.
+
+    ``kind`` says which failure, for metrics and logs: ``unreachable`` (no endpoint
+    answered in time, no quorum), ``tls``, ``auth``, ``protocol`` (a reply we cannot
+    read), ``config`` (an unreadable certificate or password file).
+    """
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def shown(s: str) -> str:
+    return repr(s if len(s) <= 60 else s[:57] + "...")
+
+
+def bounded(text: str, limit: int = 200) -> str:
+    """A server's words for our one stderr line: escaped as every diagnostic, and bounded."""
+    text = printable(text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def validate_node(name: str) -> str:
+    """A node name for the record: 1 to 255 printable characters."""
+    if not isinstance(name, str) or not name or len(name) > MAX_NODE_LEN:
+        raise ValueError(f"node name {name!r} is empty or longer than {MAX_NODE_LEN}")
+    if not name.isprintable() or name != name.strip():
+        raise ValueError(f"node name {shown(name)} has control characters or outer spaces")
+    return name
+
+
+def iso_ms(t: float) -> str:
+    d = datetime.fromtimestamp(t, timezone.utc)
+    return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}Z"
+
+
+class Record:
+    """What a slot's key holds: who claimed it, when, their PID; end and status once done."""
+
+    __slots__ = ("end", "node", "pid", "start", "status")
+
+    def __init__(
+        self,
+        *,
+        node: str,
+        start: str,
+        pid: int,
+        end: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        self.node = node
+        self.start = start  # ISO 8601 UTC with milliseconds, as written
+        self.pid = pid
+        self.end = end
+        self.status = status
+
+    def to_json(self) -> str:
+        d: dict[str, Any] = {"node": self.node, "start": self.start, "pid": self.pid}
+        if self.end is not None:
+            d["end"] = self.end
+            d["status"] = self.status
+        return json.dumps(d, separators=(",", ":"), ensure_ascii=True)
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Record:
+        """Read a key's value; a value we did not write still names its holder raw."""
+        try:
+            d = json.loads(data)
+            return cls(
+                node=str(d["node"]),
+                start=str(d["start"]),
+                pid=int(d["pid"]),
+                end=None if d.get("end") is None else str(d["end"]),
+                status=None if d.get("status") is None else int(d["status"]),
+            )
+        except (ValueError, TypeError, KeyError):
+            return cls(node=data[:80].decode("utf-8", "replace"), start="?", pid=0)
+
+    def __str__(self) -> str:
+        """One printable line, whatever another writer stored (no terminal escapes)."""
+        done = "" if self.end is None else f", ended {self.end} with status {self.status}"
+        text = f"{self.node} (pid {self.pid}, started {self.start}{done})"
+        return "".join(c if c.isprintable() else "?" for c in text)
+
+
+class Claim:
+    """The outcome of claiming a slot: ``won``, or held by ``holder``; and the key's revision."""
+
+    __slots__ = ("clock_offset", "holder", "key", "revision", "won")
+
+    def __init__(
+        self,
+        *,
+        won: bool,
+        key: str,
+        holder: Record,
+        revision: int,
+        clock_offset: float | None = None,
+    ) -> None:
+        self.won = won
+        self.key = key
+        self.holder = holder  # ours when won
+        self.revision = revision  # the key's create_revision: guards the end record
+        # Our clock minus the answering member's (its HTTP Date, whole seconds: +-1 s);
+        # None when it sent none. Beyond the slot skew tolerance, slots may split.
+        self.clock_offset = clock_offset
+
+    def __str__(self) -> str:
+        if self.won:
+            return f"claimed {self.key}"
+        return f"{self.key} is held by {self.holder}"
+
+
+class Stored:
+    """One slot as a read gives it back: its task and slot, what it holds, its revision.
+
+    ``record`` is None when the value is not one of ours (another writer's bytes: ``raw``
+    holds them, escaped and bounded by whoever prints them).
+    """
+
+    __slots__ = ("raw", "record", "revision", "slot", "task")
+
+    def __init__(
+        self, *, task: str, slot: str, record: Record | None, raw: str, revision: int
+    ) -> None:
+        self.task = task
+        self.slot = slot  # ISO 8601 UTC, as in the key
+        self.record = record
+        self.raw = raw
+        self.revision = revision  # the claim's fencing token (etcd: its create_revision)

@@ -1,0 +1,61 @@
+"""Secrets and the files they come from: read bounded, never from a FIFO or a device."""
+
+from __future__ import annotations
+
+import os
+
+from .records import LedgerError
+
+MAX_SECRET_LEN = 4096
+ENV_URL = "IF_MASTER_LEDGER"
+ENV_USER = "IF_MASTER_LEDGER_USER"
+ENV_PASSWORD = "IF_MASTER_LEDGER_PASSWORD"
+
+
+def read_secret(path: str) -> str:
+    import stat
+
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        raise LedgerError("config", f"ledger password file {path!r}: {e.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise LedgerError("config", f"ledger password file {path!r} is not a regular file")
+        # One trailing newline (and a CR before it) may follow the 4 KiB.
+        data = os.read(fd, MAX_SECRET_LEN + 3)
+    except OSError as e:
+        raise LedgerError("config", f"ledger password file {path!r}: {e.strerror}") from None
+    finally:
+        os.close(fd)
+    if data.endswith(b"\n"):  # one line, as `echo pw > file` wrote it
+        data = data[:-2] if data.endswith(b"\r\n") else data[:-1]
+    return check_secret(data, f"ledger password file {path!r}")
+
+
+def check_secret(data: bytes, what: str) -> str:
+    if len(data) > MAX_SECRET_LEN:
+        raise LedgerError("config", f"{what} is over 4 KiB")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise LedgerError("config", f"{what} is not UTF-8") from None
+    if not text:
+        raise LedgerError("config", f"{what} is empty")
+    if "\0" in text:
+        raise LedgerError("config", f"{what} holds a NUL byte: not a password")
+    return text
+
+
+def regular_file(path: str, what: str) -> None:
+    """LedgerError unless ``path`` is a regular file: a FIFO or a device would block or
+    never end when read, and nothing here may wait without a deadline."""
+    import stat
+
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise LedgerError("config", f"{what} {path!r}: {e.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise LedgerError("config", f"{what} {path!r} is not a regular file")

@@ -1,0 +1,106 @@
+"""The wire under every ledger call: a socket bounded by one deadline, TLS, server time."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+
+def offset(date: str | None, now: float) -> float | None:
+    """``now`` minus an HTTP Date (RFC 9110, whole seconds, so its mid-second), or None."""
+    if not date:
+        return None
+    try:  # the fixed IMF-fixdate form Go's net/http writes; %a/%b are the C locale's
+        t = datetime.strptime(date, "%a, %d %b %Y %H:%M:%S GMT").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+    return now - (t.timestamp() + 0.5)
+
+
+class DeadlineSocket:
+    """A connected socket whose every send and receive ends by one monotonic deadline.
+
+    A socket timeout bounds each call, not the exchange: a server that trickles a byte
+    every half second would hold us for ever. http.client reads through ``makefile()``,
+    so that file reads through us too.
+    """
+
+    def __init__(self, sock: Any, end: float) -> None:
+        self._sock = sock
+        self._end = end
+        self._files = 0  # as socket.socket: close() waits for the files made from it
+        self._closed = False
+
+    def _arm(self) -> None:
+        import socket
+
+        left = self._end - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("timed out")
+        self._sock.settimeout(left)
+
+    def sendall(self, data: bytes, *args: Any) -> None:
+        self._arm()
+        try:
+            self._sock.sendall(data, *args)
+        except OSError:
+            # A TLS server that refuses us (no client certificate) sends its alert and
+            # hangs up once the handshake ends, maybe before we are done sending: the
+            # write then fails as a bare EOF. Its reason is in what it sent; say that.
+            reason = self._pending_alert()
+            if reason is not None:
+                raise reason from None
+            raise
+
+    def _pending_alert(self) -> OSError | None:
+        import ssl
+
+        try:
+            self._arm()
+            self._sock.recv(1)
+        except ssl.SSLEOFError:
+            return None
+        except ssl.SSLError as e:
+            return e
+        except OSError:
+            return None
+        return None
+
+    def recv_into(self, buffer: Any, *args: Any) -> int:
+        self._arm()
+        return int(self._sock.recv_into(buffer, *args))
+
+    def recv(self, size: int, *args: Any) -> bytes:
+        self._arm()
+        return bytes(self._sock.recv(size, *args))
+
+    def makefile(self, mode: str = "rb", *args: Any, **kw: Any) -> Any:
+        import io
+        import socket
+
+        self._files += 1
+        return io.BufferedReader(socket.SocketIO(self, "rb"))  # type: ignore[arg-type]
+
+    def _decref_socketios(self) -> None:  # SocketIO.close() calls it
+        self._files -= 1
+        if self._closed and self._files <= 0:
+            self._sock.close()
+
+    def close(self) -> None:
+        # http.client closes the connection while its response is still being read.
+        self._closed = True
+        if self._files <= 0:
+            self._sock.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class Encrypted(Exception):
+    """OpenSSL asked for a passphrase: the key file is encrypted."""
+
+
+def no_passphrase() -> bytes:
+    # Without this callback OpenSSL prompts on the terminal, or reads the job's stdin.
+    raise Encrypted

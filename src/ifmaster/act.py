@@ -61,7 +61,7 @@ def act(request: Request, action: Action) -> int:
     except IfMasterError as e:  # unreadable interfaces, a failed check, a failed start
         if audit:
             audit.failed(e.message)
-        _record(action, "error")
+        _record(action, e.outcome)
         raise
 
 
@@ -171,6 +171,9 @@ def _act(request: Request, action: Action, audit: Audit | None) -> int:
                     return _skip(
                         action, audit, "ledger_held", str(claim), 0, quiet=not action.verbose
                     )
+                from .ledger.job import export
+
+                export(action.task or "", slot.iso, claim)  # the job's four IF_MASTER_* variables
             if audit:
                 if catching_up and claim is not None:
                     audit.caught_up(action.command, claim.key)
@@ -301,7 +304,9 @@ def _claim(action: Action, claiming: Claiming, slot: Slot, catching_up: bool) ->
     except LedgerError as e:
         text = str(e)  # its own texts start with "ledger: " already: say it once
         raise IfMasterError(
-            status.FAILURE, text if text.startswith("ledger") else f"ledger: {text}"
+            status.FAILURE,
+            text if text.startswith("ledger") else f"ledger: {text}",
+            outcome="ledger_alarm" if e.kind == "alarm" else "error",
         ) from None
 
 

@@ -324,6 +324,12 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
 )
 @click.option("--ledger-password-file", metavar="FILE", help="With --ledger: the user's password.")
 @click.option(
+    "--keep",
+    metavar="DURATION",
+    help="With --ledger: how long the task's slot records stay (35d, 12h...); each claim "
+    "deletes the older ones. Default 35d; 0 or forever keeps them all.",
+)
+@click.option(
     "--node",
     envvar="IF_MASTER_NODE",
     metavar="NAME",
@@ -397,6 +403,7 @@ def _command(
     ledger_key: str | None,
     ledger_user: str | None,
     ledger_password_file: str | None,
+    keep: str | None,
     node: str | None,
     verbose: bool,
     syslog: bool,
@@ -434,7 +441,7 @@ def _command(
     if ledger is not None and command:
         claiming = _claiming(
             ledger, task, schedule, every, max_late, skew, catch_up, ledger_timeout,
-            ledger_ca, ledger_cert, ledger_key, ledger_user, ledger_password_file, node,
+            ledger_ca, ledger_cert, ledger_key, ledger_user, ledger_password_file, node, keep,
         )  # fmt: skip
     elif given and ledger is None:
         raise click.UsageError(f"{given[0]} goes with --ledger")
@@ -478,7 +485,7 @@ def _command(
 #: Options that mean something only with --ledger (their parameter names).
 LEDGER_ONLY = (
     "schedule", "every", "max_late", "skew", "catch_up", "ledger_timeout", "ledger_ca",
-    "ledger_cert", "ledger_key", "ledger_user", "ledger_password_file", "node",
+    "ledger_cert", "ledger_key", "ledger_user", "ledger_password_file", "node", "keep",
 )  # fmt: skip
 
 
@@ -508,10 +515,12 @@ def _claiming(
     user: str | None,
     password_file: str | None,
     node: str | None,
+    keep: str | None,
 ) -> Claiming:
     """--ledger's options, checked together, as the record act() uses."""
     from . import slot
     from .ledger import LedgerError, open_ledger, validate_node
+    from .ledger.retention import DEFAULT_KEEP, check_against_lateness, parse_keep
 
     if not task:
         raise click.UsageError("--ledger needs --task NAME (the slot key's middle part)")
@@ -530,6 +539,8 @@ def _claiming(
 
             node = socket.gethostname()
         node = validate_node(node)
+        kept = DEFAULT_KEEP if keep is None else parse_keep(keep)
+        check_against_lateness(kept, max_late, skew)
         store = open_ledger(
             url,
             deadline=deadline,
@@ -538,6 +549,7 @@ def _claiming(
             key=key,
             user=user,
             password_file=password_file,
+            keep=kept,
         )
     except (ValueError, LedgerError) as e:
         raise click.UsageError(str(e)) from None

@@ -7,12 +7,16 @@ import sys
 
 
 class IfMasterError(Exception):
-    """if-master cannot go on: print ``if-master: MESSAGE`` and exit with ``code``."""
+    """if-master cannot go on: print ``if-master: MESSAGE`` and exit with ``code``.
 
-    def __init__(self, code: int, message: str) -> None:
+    ``outcome``: the reason --metrics-dir counts it under (``error`` unless more is known).
+    """
+
+    def __init__(self, code: int, message: str, *, outcome: str = "error") -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.outcome = outcome
 
 
 class CommandError(IfMasterError):

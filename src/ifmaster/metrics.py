@@ -34,6 +34,7 @@ OUTCOMES = (
     "stale",  # --max-delay: the decision came too long after if-master started
     "late",  # --ledger: started after --max-late, not its slot's run
     "ledger_held",  # --ledger: another node claimed the slot
+    "ledger_alarm",  # --ledger: etcd refuses writes under an alarm (NOSPACE: it is full)
     "error",
 )
 #: Why a run was skipped: every outcome but ``master``.

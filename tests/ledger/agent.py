@@ -60,6 +60,7 @@ def handle(req: dict[str, Any]) -> dict[str, Any]:
                 "holder": {"node": h.node, "pid": h.pid, "start": h.start},
                 "text": str(c),
                 "offset": c.clock_offset,
+                "revision": c.revision,
                 "elapsed": time.monotonic() - t0,
             }
         if op == "finish":

@@ -27,6 +27,7 @@ from typing import Any
 from ..slot import check_seconds, parse_iso
 from ..task import validate_task
 from .records import Claim, LedgerError, Record, bounded, iso_ms, validate_node
+from .retention import DEFAULT_KEEP, check_keep, prune_range
 from .secret import ENV_PASSWORD, ENV_URL, ENV_USER, check_secret, read_secret, regular_file
 from .url import LedgerUrl, parse_url
 from .wire import DeadlineSocket, Encrypted, no_passphrase, offset
@@ -43,6 +44,38 @@ def _b64(s: str) -> str:
     return base64.b64encode(s.encode("utf-8")).decode("ascii")
 
 
+#: What etcd says while an alarm stands (server/etcdserver/api/v3rpc/rpctypes), the alarm,
+#: and what an operator does about it.
+_ALARMS = (
+    (
+        "database space exceeded",
+        "NOSPACE",
+        "the database reached its --quota-backend-bytes and etcd takes no writes until"
+        " space is freed: etcdctl compact REVISION, etcdctl defrag --cluster, etcdctl alarm"
+        " disarm (then let each claim prune: --keep, and run etcd with"
+        " --auto-compaction-mode periodic)",
+    ),
+    (
+        "corrupt cluster",
+        "CORRUPT",
+        "a member's data differs from the others': replace that member from a snapshot,"
+        " then etcdctl alarm disarm",
+    ),
+)
+
+
+def alarmed(e: LedgerError) -> LedgerError | None:
+    """The ``alarm`` error an etcd alarm makes of ``e`` (its name and its fix), else None.
+
+    etcd answers writes under an alarm with one fixed message, on every member alike.
+    """
+    text = str(e)
+    for said, name, fix in _ALARMS:
+        if said in text:
+            return LedgerError("alarm", f"ledger: etcd's {name} alarm is raised ({said}): {fix}")
+    return None
+
+
 class EtcdLedger:
     """A client of one etcd cluster under one prefix. Each call is one bounded operation."""
 
@@ -56,11 +89,14 @@ class EtcdLedger:
         key: str | None = None,
         user: str | None = None,
         password: str | None = None,
+        keep: int | None = DEFAULT_KEEP,
     ) -> None:
         """``ca``/``cert``/``key`` are file paths (any of them turns TLS on); ``user`` needs
-        ``password``. ValueError for a bad deadline or a half-given pair; LedgerError when a
+        ``password``; ``keep``: seconds of slots a claim keeps (None: all, see retention).
+        ValueError for a bad deadline, retention or a half-given pair; LedgerError when a
         certificate file cannot be loaded."""
         self.url = url
+        self.keep = None if keep is None else check_keep(keep)
         self.deadline = check_seconds(
             "--ledger-timeout", deadline, lo=MIN_DEADLINE, hi=MAX_DEADLINE
         )
@@ -106,6 +142,7 @@ class EtcdLedger:
         user: str | None = None,
         password_file: str | None = None,
         environ: Mapping[str, str] | None = None,
+        keep: int | None = DEFAULT_KEEP,
     ) -> EtcdLedger | None:
         """The ledger the options and environment ask for, or None when none is set.
 
@@ -137,6 +174,7 @@ class EtcdLedger:
             key=key,
             user=user,
             password=password,
+            keep=keep,
         )
 
     def key(self, task: str, slot: str) -> str:
@@ -151,11 +189,16 @@ class EtcdLedger:
 
         One transaction: compare ``create_revision == 0``, then put our record, else read
         the holder's. A claim whose reply was lost and that is retried on another member
-        finds its own record (same node, PID, start) and counts as won.
+        finds its own record (same node, PID, start) and counts as won. A won claim also
+        deletes the task's slots older than the retention (:mod:`.retention`).
         """
         k = self.key(task, slot)
         mine = Record(node=validate_node(node), start=iso_ms(start), pid=int(pid))
-        reply = self._txn(k, create_revision=0, put=mine.to_json())
+        prune = self._prune(task, slot)
+        try:
+            reply = self._txn(k, create_revision=0, put=mine.to_json(), also=prune)
+        except LedgerError as e:
+            raise alarmed(e) or e from None
         if reply["succeeded"]:
             rev = reply["revision"]
             return Claim(won=True, key=k, holder=mine, revision=rev, clock_offset=self.clock_offset)
@@ -164,6 +207,13 @@ class EtcdLedger:
         held, rev = reply["kv"]
         ours = (held.node, held.pid, held.start) == (mine.node, mine.pid, mine.start)
         return Claim(won=ours, key=k, holder=held, revision=rev, clock_offset=self.clock_offset)
+
+    def _prune(self, task: str, slot: str) -> list[dict[str, Any]]:
+        """The claim's extra success op: one range delete of the task's old slots."""
+        if self.keep is None:
+            return []
+        start, end = prune_range(f"{self.url.prefix}/{validate_task(task)}/", slot, self.keep)
+        return [{"request_delete_range": {"key": _b64(start), "range_end": _b64(end)}}]
 
     def finish(self, claim: Claim, *, end: float, status: int) -> bool:
         """Record the end time and exit status on a claim we won.
@@ -192,7 +242,15 @@ class EtcdLedger:
 
     # -- the wire --------------------------------------------------------------------
 
-    def _txn(self, key: str, *, create_revision: int, put: str) -> dict[str, Any]:
+    def _txn(
+        self,
+        key: str,
+        *,
+        create_revision: int,
+        put: str,
+        also: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """``also``: more success ops, after the put (whose response stays the first)."""
         k = _b64(key)
         body = self._post(
             "/v3/kv/txn",
@@ -205,7 +263,7 @@ class EtcdLedger:
                         "create_revision": str(create_revision),
                     }
                 ],
-                "success": [{"request_put": {"key": k, "value": _b64(put)}}],
+                "success": [{"request_put": {"key": k, "value": _b64(put)}}, *(also or [])],
                 "failure": [{"request_range": {"key": k}}],
             },
         )

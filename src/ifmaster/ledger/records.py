@@ -20,7 +20,8 @@ class LedgerError(Exception):
 
     ``kind`` says which failure, for metrics and logs: ``unreachable`` (no endpoint
     answered in time, no quorum), ``tls``, ``auth``, ``protocol`` (a reply we cannot
-    read), ``config`` (an unreadable certificate or password file).
+    read), ``config`` (an unreadable certificate or password file), ``alarm`` (etcd
+    refuses writes under an alarm: NOSPACE, a full database; CORRUPT).
     """
 
     def __init__(self, kind: str, message: str) -> None:

@@ -16,6 +16,8 @@ for cmd in "${!pkg[@]}"; do
         || missing+=("${pkg[$cmd]}")
 done
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+# The fencing recipe's test runs a PostgreSQL server of its own (not on PATH in Debian).
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 if ((${#missing[@]})); then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         echo "test.sh: installing ${missing[*]}" >&2

@@ -5,7 +5,9 @@ named with its fix and runs nothing; the job's four variables and its fencing to
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -254,3 +256,79 @@ def test_a_full_etcd_names_its_alarm_and_runs_nothing(tmp_path: Path) -> None:
         s.etcdctl("alarm", "disarm")
         r = s.ns.run(argv, timeout=30)
         assert r.returncode == 0 and marker.exists(), r.stderr
+
+
+# -- the fencing recipe, against a real PostgreSQL ---------------------------------------------
+
+RECIPE = Path(__file__).resolve().parents[2] / "examples" / "fencing" / "pg-fenced-update.sh"
+
+
+@pytest.fixture
+def postgres() -> Iterator[dict[str, str]]:
+    """A PostgreSQL of our own on a Unix socket in a directory of ours (no TCP), as postgres;
+    libpq's environment for it, the recipe's table created."""
+    bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not bins:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    bindir = bins[-1].parent
+    # Not under tmp_path: pytest's directories are root's alone, and the server is not root.
+    base = Path(tempfile.mkdtemp(prefix="ifm-pg-"))
+    os.chmod(base, 0o755)
+    subprocess.run(["chown", "postgres:", str(base)], check=True)
+    as_pg = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups"]
+    data = base / "data"
+    opts = f"-c listen_addresses='' -c unix_socket_directories='{base}' -c fsync=off"
+    try:
+        subprocess.run([*as_pg, str(bindir / "initdb"), "-A", "trust", "-U", "postgres", "-D",
+                        str(data)], check=True, capture_output=True, cwd=base)  # fmt: skip
+        subprocess.run([*as_pg, str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l",
+                        str(base / "log"), "-w", "start"], check=True, capture_output=True,
+                       cwd=base)  # fmt: skip
+    except subprocess.CalledProcessError as e:
+        shutil.rmtree(base, ignore_errors=True)
+        raise AssertionError(f"PostgreSQL did not start: {e.stderr!r}") from None
+    env = {"PATH": "/usr/bin:/bin", "PGHOST": str(base), "PGUSER": "postgres",
+           "PGDATABASE": "postgres"}  # fmt: skip
+    try:
+        subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c",
+                        "CREATE TABLE nightly_report (name text PRIMARY KEY, fencing_token bigint"
+                        " NOT NULL DEFAULT 0, slot text, body text);"
+                        " INSERT INTO nightly_report (name) VALUES ('nightly');"],
+                       check=True, env=env, capture_output=True)  # fmt: skip
+        yield env
+    finally:
+        subprocess.run([*as_pg, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate",
+                        "stop"], capture_output=True, cwd=base)  # fmt: skip
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _row(env: dict[str, str]) -> list[str]:
+    out = subprocess.run(["psql", "-X", "-t", "-A", "-c",
+                          "SELECT fencing_token, slot FROM nightly_report"],
+                         check=True, env=env, capture_output=True, text=True).stdout  # fmt: skip
+    return out.strip().split("|")
+
+
+def test_the_fencing_recipe_refuses_a_stale_writer(
+    cluster: etcdlib.Cluster, node: Netns, postgres: dict[str, str]
+) -> None:
+    """docs/ledger-retention.md's recipe as shipped: the guarded job writes its token; a run
+    holding an older token (one that stalled past it) changes nothing and exits 75."""
+    task = f"fenced{os.getpid()}"
+    r = guard(node, cluster, task, "--max-late", "100000", job=[str(RECIPE)], env=postgres)
+    assert r.returncode == 0, r.stderr
+    slot = slot_for(Every("1d"), time.time(), max_late=None).iso
+    token, written = _row(postgres)
+    key = f"/if-master/{task}/{slot}"
+    assert f'"CreateRevision" : {token}\n' in cluster.etcdctl(node, "get", key, "-w", "fields")
+    assert written == slot
+    stale = {**postgres, "IF_MASTER_FENCING_TOKEN": str(int(token) - 1),
+             "IF_MASTER_SLOT": "2000-01-01T00:00:00Z"}  # fmt: skip
+    r2 = subprocess.run([str(RECIPE)], env=stale, capture_output=True, text=True)
+    assert r2.returncode == 75 and "stale run" in r2.stderr, r2
+    assert _row(postgres) == [token, slot]
+    # A later claim (any task, any node of this cluster) has a larger token: it writes.
+    later = guard(node, cluster, f"{task}b", "--max-late", "100000", job=[str(RECIPE)],
+                  env=postgres)  # fmt: skip
+    assert later.returncode == 0, later.stderr
+    assert int(_row(postgres)[0]) > int(token)

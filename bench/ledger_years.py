@@ -5,6 +5,7 @@ Run as root from a checkout, after ./test.sh:
 
     .venv/bin/python bench/ledger_years.py year  [--every 600] [--days 365] [--tasks 1]
     .venv/bin/python bench/ledger_years.py full  [--every 60] [--quota-mib 8]
+    .venv/bin/python bench/ledger_years.py backlog [--slots 100000]
 
 Each run starts one single-member etcd on loopback in a network namespace of its own
 (tests/etcdlib.solo: nothing leaves the machine; the namespace, the process and the data
@@ -18,7 +19,11 @@ database size, compacts to the current revision and defragments (what
 ``--auto-compaction-mode periodic`` and a periodic ``etcdctl defrag`` do), and reads the size
 again: one table row a month.
 
-``full``: the same with retention off (``--keep forever``) against a ``--quota-mib`` quota,
+``backlog``: ``--slots`` claims with retention off (a ledger from before ``--keep``), then
+the first claim with it (one deletion of the whole backlog) with ``--deadline`` (default
+2 s, the guard's default): how long that claim takes, and the keys before and after.
+
+``full``: the ``year`` run with retention off (``--keep forever``) against a ``--quota-mib`` quota,
 until a claim fails; prints that claim's one line (the NOSPACE message) and how much
 simulated time the quota lasted.
 """
@@ -72,6 +77,8 @@ def inner(args: argparse.Namespace) -> int:
     from ifmaster.ledger import Ledger, LedgerError
     from ifmaster.ledger.retention import parse_keep
 
+    if args.mode == "backlog":
+        return backlog(args)
     keep = parse_keep(args.keep)
     led = Ledger.from_options("etcd://127.0.0.1:2379/if-master", keep=keep, environ={})
     assert led is not None
@@ -123,9 +130,43 @@ def inner(args: argparse.Namespace) -> int:
     return 0
 
 
+def backlog(args: argparse.Namespace) -> int:
+    """The first claim after an upgrade: ``--slots`` old slots, then one claim that prunes."""
+    from ifmaster.ledger import Ledger, LedgerError
+    from ifmaster.ledger.retention import parse_keep
+
+    url = "etcd://127.0.0.1:2379/if-master"
+    old = Ledger.from_options(url, keep=None, environ={})
+    assert old is not None
+    t = float(START)
+    for n in range(args.slots):
+        t = START + n * args.every
+        old.claim("backlog", iso(t), node=NODE, pid=4242, start=t)
+    before = count("/if-master/backlog/")
+    new = Ledger.from_options(url, keep=parse_keep(args.keep), deadline=args.deadline,
+                              environ={})  # fmt: skip
+    assert new is not None
+    t += 86400 * 40
+    t0 = time.monotonic()
+    try:
+        new.claim("backlog", iso(t), node=NODE, pid=4242, start=t)
+        what = "won"
+    except LedgerError as e:
+        what = f"failed: {e}"
+    took = time.monotonic() - t0
+    time.sleep(5)  # a claim that timed out may still commit
+    print("| keys before | deadline | the claim took | outcome | keys after |")
+    print("|---:|---:|---:|---|---:|")
+    print(f"| {before} | {args.deadline:g} s | {took * 1000:.0f} ms | {what} |"
+          f" {count('/if-master/backlog/')} |", flush=True)  # fmt: skip
+    return 0
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("mode", choices=("year", "full"))
+    p.add_argument("mode", choices=("year", "full", "backlog"))
+    p.add_argument("--slots", type=int, default=100000, help="backlog: old slots first")
+    p.add_argument("--deadline", type=float, default=2.0, help="backlog: --ledger-timeout")
     p.add_argument("--every", type=int, default=None, help="simulated seconds between slots")
     p.add_argument("--days", type=float, default=365.0)
     p.add_argument("--tasks", type=int, default=1)
@@ -137,7 +178,7 @@ def main() -> int:
     if args.every is None:
         args.every = 600 if args.mode == "year" else 60
     if args.keep is None:
-        args.keep = "35d" if args.mode == "year" else "forever"
+        args.keep = "forever" if args.mode == "full" else "35d"
     if args.inner:
         return inner(args)
     sys.path.insert(0, str(ROOT))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ifmaster.ledger.retention import DEFAULT_KEEP
 from tests.netnslib import IF_MASTER
 
 LEDGER = ["--ledger", "etcd://127.0.0.1:9/p", "--task", "t", "--every", "1h"]
@@ -40,6 +41,8 @@ def test_keep_goes_with_ledger() -> None:
     assert r.returncode == 125 and r.stderr.startswith("if-master: --keep goes with --ledger")
 
 
-def test_keep_is_in_the_help() -> None:
+def test_keep_is_in_the_help_with_its_default() -> None:
     r = subprocess.run([IF_MASTER, "--help"], capture_output=True, text=True)
-    assert "--keep DURATION" in r.stdout and "forever" in r.stdout
+    text = " ".join(r.stdout.split())
+    assert "--keep DURATION" in text and "0 or forever keeps them all" in text
+    assert f"Default {DEFAULT_KEEP // 86400}d;" in text  # the help says the constant's value

@@ -206,3 +206,22 @@ def test_an_alarm_is_named_with_its_fix(
 
 def test_other_failures_are_left_as_they_are() -> None:
     assert alarmed(LedgerError("unreachable", "ledger: h:1: timed out")) is None
+
+
+def test_the_jobs_four_variables_and_nothing_else() -> None:
+    from ifmaster.ledger import Claim, Record
+    from ifmaster.ledger.job import VARIABLES, export
+
+    c = Claim(won=True, key="/p/backup/2026-12-01T00:00:00Z",
+              holder=Record(node="n", start="s", pid=1), revision=981)  # fmt: skip
+    env = {"PATH": "/bin", "IF_MASTER_SLOT": "the caller's", "LC_CTYPE": "C"}
+    export("backup", "2026-12-01T00:00:00Z", c, env)
+    assert env == {
+        "PATH": "/bin",
+        "LC_CTYPE": "C",
+        "IF_MASTER_TASK": "backup",
+        "IF_MASTER_SLOT": "2026-12-01T00:00:00Z",
+        "IF_MASTER_LEDGER_KEY": "/p/backup/2026-12-01T00:00:00Z",
+        "IF_MASTER_FENCING_TOKEN": "981",
+    }
+    assert set(VARIABLES) == {k for k in env if k.startswith("IF_MASTER_")}

@@ -83,12 +83,14 @@ def test_options_and_secrets(tmp_path: Path) -> None:
     assert led is not None and led.user is None
     pw = tmp_path / "pw"
     pw.write_text("s3cret\n")
+    pw.chmod(0o600)  # readable by others is refused (docs/ledger-security.md)
     led = Ledger.from_options("etcd://h:1/p", user="ifm", password_file=str(pw), environ={})
     assert led is not None and led._password == "s3cret"
     env = {"IF_MASTER_LEDGER_USER": "ifm", "IF_MASTER_LEDGER_PASSWORD": "x"}
     led = Ledger.from_options("etcd://h:1/p", environ=env)
     assert led is not None and (led.user, led._password) == ("ifm", "x")
     (tmp_path / "empty").write_text("\n")
+    (tmp_path / "empty").chmod(0o600)
     cases = [
         ({"user": "ifm"}, "no password"),
         ({"password_file": str(pw)}, "no user"),
@@ -343,6 +345,7 @@ def test_files_that_would_block_are_refused(tmp_path: Path) -> None:
 
 def test_password_limits_and_environment(tmp_path: Path) -> None:
     pw = tmp_path / "pw"
+    pw.touch(0o600)
     pw.write_bytes(b"x" * 4096 + b"\r\n")  # 4 KiB and the one line's end: accepted
     led = Ledger.from_options("etcd://h:1/p", user="u", password_file=str(pw), environ={})
     assert led is not None and led._password == "x" * 4096

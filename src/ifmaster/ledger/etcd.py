@@ -21,15 +21,26 @@ import base64
 import json
 import os
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from ..slot import check_seconds, parse_iso
 from ..task import validate_task
+from . import reply
 from .records import Claim, LedgerError, Record, bounded, iso_ms, validate_node
-from .secret import ENV_PASSWORD, ENV_URL, ENV_USER, check_secret, read_secret, regular_file
+from .secret import (
+    ENV_PASSWORD,
+    ENV_URL,
+    ENV_USER,
+    check_secret,
+    read_secret,
+    regular_file,
+    scrub,
+)
 from .url import LedgerUrl, parse_url
-from .wire import DeadlineSocket, Encrypted, no_passphrase, offset
+from .wire import DeadlineSocket, Encrypted, Unresolved, dial, no_passphrase, offset, resolve
+
+T = TypeVar("T")
 
 #: Seconds one ledger operation may take, all endpoints together.
 DEFAULT_DEADLINE = 2.0
@@ -70,6 +81,7 @@ class EtcdLedger:
             raise ValueError("a ledger user needs a password (file or environment), and back")
         self.user = user
         self._password = password
+        self._token: str | None = None  # the last authenticate reply's, hidden like the password
         self._ssl: Any = None
         self.clock_offset: float | None = None  # from the last reply, see Claim
         if url.tls or ca is not None or cert is not None:
@@ -183,18 +195,29 @@ class EtcdLedger:
     def holder(self, task: str, slot: str) -> Record | None:
         """Who holds a slot (a linearizable read), or None when it is unclaimed."""
         k = self.key(task, slot)
-        body = self._post("/v3/kv/range", {"key": _b64(k)})
-        kvs = body.get("kvs") or []
-        try:
-            return Record.from_json(base64.b64decode(kvs[0].get("value", ""))) if kvs else None
-        except (AttributeError, IndexError, TypeError, ValueError) as e:
-            raise LedgerError("protocol", f"ledger: unexpected range reply ({e!r})") from None
+
+        def parse(body: dict[str, Any]) -> Record | None:
+            reply.header(body)
+            found = reply.range_kvs(body, k.encode("utf-8"))
+            return None if found is None else Record.from_json(found[0])
+
+        return self._post("/v3/kv/range", {"key": _b64(k)}, parse, "range")
 
     # -- the wire --------------------------------------------------------------------
 
     def _txn(self, key: str, *, create_revision: int, put: str) -> dict[str, Any]:
         k = _b64(key)
-        body = self._post(
+
+        def parse(body: dict[str, Any]) -> dict[str, Any]:
+            succeeded, revision, found = reply.txn(body, key.encode("utf-8"))
+            if succeeded:
+                return {"succeeded": True, "revision": revision}
+            if found is None:  # finish() on a key an operator deleted
+                return {"succeeded": False, "kv": None}
+            value, created = found
+            return {"succeeded": False, "kv": (Record.from_json(value), created)}
+
+        return self._post(
             "/v3/kv/txn",
             {
                 "compare": [
@@ -208,75 +231,98 @@ class EtcdLedger:
                 "success": [{"request_put": {"key": k, "value": _b64(put)}}],
                 "failure": [{"request_range": {"key": k}}],
             },
+            parse,
+            "txn",
         )
-        try:  # proto3 JSON leaves out zero values: no "succeeded" means false
-            succeeded = body.get("succeeded", False)
-            if not isinstance(succeeded, bool):  # "false", 1: not etcd's; never a won claim
-                raise ValueError(f"succeeded is {succeeded!r}")
-            if succeeded:
-                # etcd's own reply names the put it did; a won claim needs exactly that.
-                first = body["responses"][0]
-                if not isinstance(first, dict) or "response_put" not in first:
-                    raise ValueError("succeeded without a put in its responses")
-                return {"succeeded": True, "revision": int(body["header"]["revision"])}
-            kvs = body["responses"][0]["response_range"].get("kvs") or []
-            if not kvs:  # finish() on a key an operator deleted
-                return {"succeeded": False, "kv": None}
-            kv = kvs[0]
-            held = Record.from_json(base64.b64decode(kv.get("value", "")))
-            return {"succeeded": False, "kv": (held, int(kv["create_revision"]))}
-        except (KeyError, IndexError, TypeError, ValueError) as e:
-            raise LedgerError("protocol", f"ledger: unexpected txn reply ({e!r})") from None
 
-    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST to each endpoint in turn within the deadline; the first good reply wins.
+    def _post(
+        self, path: str, body: dict[str, Any], parse: Callable[[dict[str, Any]], T], what: str
+    ) -> T:
+        """POST to each endpoint in turn within the deadline; the first reply that
+        ``parse`` (etcd's schema for ``what``) accepts wins.
 
-        Each endpoint gets an equal share of the time left, so one that does not answer
-        at all (partitioned) leaves time for the next. An auth failure stops at once.
+        Each endpoint gets an equal share of the time left, name resolution included, so
+        one that does not answer at all (partitioned, or its name's resolver) leaves time
+        for the next. A reply that is not etcd's says nothing about the slot: the next
+        endpoint is asked, as for a refused connection. An auth failure stops at once.
         """
         started = time.monotonic()
         failures: list[str] = []
         kinds: set[str] = set()
         n = len(self.url.endpoints)
         for i, (host, port) in enumerate(self.url.endpoints):
+            where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
             left = self.deadline - (time.monotonic() - started)
             if left <= 0.01:
-                failures.append(f"{host}:{port}: not tried, deadline spent")
+                failures.append(f"{where}: not tried, deadline spent")
                 break
             try:
-                return self._post_one(host, port, path, body, left / (n - i))
+                answer = self._post_one(host, port, path, body, time.monotonic() + left / (n - i))
             except LedgerError as e:
                 if e.kind in ("auth", "config"):
-                    raise
+                    raise LedgerError(e.kind, self._said(str(e), 1000)) from None
                 kinds.add(e.kind)
-                failures.append(str(e))
-        kind = "tls" if kinds == {"tls"} else "unreachable"
+                failures.append(self._said(str(e), 1000))
+                continue
+            try:
+                return parse(answer)
+            except ValueError as e:  # UnicodeDecodeError and reply's checks among them
+                kinds.add("schema")
+                failures.append(f"{where}: unexpected {what} reply ({self._said(str(e))})")
+        # Every member's reply unreadable is a protocol error; any other mix: unreachable.
+        kind = {frozenset({"tls"}): "tls", frozenset({"schema"}): "protocol"}.get(
+            frozenset(kinds), "unreachable"
+        )
         raise LedgerError(
             kind,
             f"ledger: no etcd endpoint could be used (deadline {self.deadline:g} s): "
             + "; ".join(failures),
         )
 
+    def _said(self, text: str, limit: int = 200) -> str:
+        """A server's (or a library's) text for a message: our secrets hidden, escaped,
+        bounded. etcd's error text can echo the request, password and all."""
+        secrets = tuple(s for s in (self._password, self._token) if s)
+        return bounded(scrub(text, secrets), limit)
+
     def _post_one(
-        self, host: str, port: int, path: str, body: dict[str, Any], budget: float
+        self, host: str, port: int, path: str, body: dict[str, Any], end: float
     ) -> dict[str, Any]:
+        """One endpoint, everything (resolving, connecting, TLS, both requests) by ``end``."""
         import http.client
         import socket
 
         where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        end = time.monotonic() + budget
-        conn: http.client.HTTPConnection
-        if self._ssl is not None:
-            conn = http.client.HTTPSConnection(host, port, timeout=budget, context=self._ssl)
-        else:
-            conn = http.client.HTTPConnection(host, port, timeout=budget)
+        conn = http.client.HTTPConnection(host, port)
+
+        def connect() -> None:
+            # Ours, not http.client's: its getaddrinfo has no deadline, and it gives every
+            # address of a name the whole timeout again. Also when it reconnects.
+            sock = dial(resolve(host, port, end), end)
+            if self._ssl is not None:
+                try:
+                    sock.settimeout(max(0.001, end - time.monotonic()))  # the whole handshake
+                    sock = self._ssl.wrap_socket(sock, server_hostname=host)
+                except BaseException:
+                    sock.close()
+                    raise
+            conn.sock = DeadlineSocket(sock, end)
+
+        conn.connect = connect  # type: ignore[method-assign]
         try:
             headers = {"Content-Type": "application/json"}
             if self.user is not None:
                 auth = {"name": self.user, "password": self._password}
-                token = self._request(conn, where, "/v3/auth/authenticate", auth, headers, end)
-                headers["Authorization"] = str(token.get("token", ""))
+                answer = self._request(conn, where, "/v3/auth/authenticate", auth, headers, end)
+                try:
+                    self._token = reply.token(answer)
+                except ValueError as e:
+                    why = f"{where}: unexpected authenticate reply ({self._said(str(e))})"
+                    raise LedgerError("protocol", why) from None
+                headers["Authorization"] = self._token
             return self._request(conn, where, path, body, headers, end)
+        except Unresolved as e:
+            raise LedgerError("unreachable", f"{where}: {e}") from None
         except (socket.timeout, TimeoutError):
             raise LedgerError("unreachable", f"{where}: timed out") from None
         except OSError as e:
@@ -285,10 +331,16 @@ class EtcdLedger:
             if isinstance(e, ssl.SSLError):
                 vm = getattr(e, "verify_message", None)
                 why = f"certificate verify failed: {vm}" if vm else e.reason or str(e)
-                raise LedgerError("tls", f"{where}: TLS: {why}") from None
-            raise LedgerError("unreachable", f"{where}: {e.strerror or e}") from None
+                raise LedgerError("tls", f"{where}: TLS: {self._said(why)}") from None
+            raise LedgerError(
+                "unreachable", f"{where}: {self._said(e.strerror or str(e))}"
+            ) from None
+        except http.client.IncompleteRead as e:
+            more = "" if e.expected is None else f", {e.expected} more expected"
+            why = f"{where}: reply cut short ({len(e.partial)} bytes read{more})"
+            raise LedgerError("protocol", why) from None
         except http.client.HTTPException as e:
-            raise LedgerError("unreachable", f"{where}: bad HTTP ({bounded(repr(e))})") from None
+            raise LedgerError("unreachable", f"{where}: bad HTTP ({self._said(repr(e))})") from None
         finally:
             conn.close()
 
@@ -305,25 +357,25 @@ class EtcdLedger:
         if left <= 0:
             raise LedgerError("unreachable", f"{where}: timed out")
         if conn.sock is None:
-            conn.connect()  # bounded by the connection's timeout, the endpoint's budget
-        if not isinstance(conn.sock, DeadlineSocket):
-            conn.sock = DeadlineSocket(conn.sock, end)
+            conn.connect()
         conn.request("POST", path, body=json.dumps(body), headers=headers)
         resp = conn.getresponse()
-        raw = resp.read(1 << 20)
+        raw = _body(resp, where)
         self.clock_offset = offset(resp.getheader("Date"), time.time())
         try:
-            reply = json.loads(raw)
-            if not isinstance(reply, dict):
-                raise ValueError("not an object")
-        except ValueError:
-            text = bounded(raw[:80].decode("utf-8", "replace").strip())
-            why = f"{where}: HTTP {resp.status}, not JSON: {text!r}"
+            answer = reply.loads(raw)
+            if not isinstance(answer, dict):
+                raise json.JSONDecodeError("not an object", "", 0)
+        except ValueError as e:
+            text = self._said(raw[:80].decode("utf-8", "replace").strip())
+            why = "" if isinstance(e, json.JSONDecodeError) else f" ({self._said(str(e))})"
+            why = f"{where}: HTTP {resp.status}, not JSON: '{text}'{why}"
             raise LedgerError("protocol", why) from None
-        code = reply.get("code")
-        if resp.status == 200 and not code and "error" not in reply:
-            return reply
-        msg = bounded(str(reply.get("message") or reply.get("error") or f"HTTP {resp.status}"))
+        code = answer.get("code")
+        if resp.status == 200 and not code and "error" not in answer:
+            return answer
+        said = answer.get("message") or answer.get("error") or f"HTTP {resp.status}"
+        msg = self._said(said if isinstance(said, str) else json.dumps(said))
         # InvalidArgument (3) is a bad password at authenticate, "user name is empty" with
         # auth on; elsewhere it is a request we got wrong.
         authish = code == 3 and ("auth" in path or any(w in msg for w in ("user", "token")))
@@ -333,3 +385,20 @@ class EtcdLedger:
         if code in _RETRY_CODES or resp.status >= 500:
             raise LedgerError("unreachable", f"{where}: {msg}")
         raise LedgerError("protocol", f"ledger: {where} answered {path}: {msg}")
+
+
+def _body(resp: Any, where: str) -> bytes:
+    """The whole body as its framing says, or LedgerError: a body shorter than its
+    Content-Length is http.client's IncompleteRead, never a shorter reply."""
+    if resp.chunked:
+        raw = bytes(resp.read(reply.MAX_REPLY + 1))  # IncompleteRead if the chunks stop
+    elif resp.length is None:
+        why = f"{where}: HTTP {resp.status} reply with neither Content-Length nor chunks"
+        raise LedgerError("protocol", why + ": a cut reply would look whole")
+    elif resp.length > reply.MAX_REPLY:
+        raw = b"?" * (reply.MAX_REPLY + 1)
+    else:
+        raw = bytes(resp.read())
+    if len(raw) > reply.MAX_REPLY:
+        raise LedgerError("protocol", f"{where}: reply over {reply.MAX_REPLY} bytes")
+    return raw

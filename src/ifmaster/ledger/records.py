@@ -13,6 +13,8 @@ from typing import Any
 from ..errors import printable
 
 MAX_NODE_LEN = 255
+_MAX_TIME_LEN = 64  # an ISO 8601 time, with room for another writer's form
+_MAX_RAW = 80  # characters of a value we did not write, shown escaped
 
 
 class LedgerError(Exception):
@@ -45,6 +47,15 @@ def validate_node(name: str) -> str:
     if not name.isprintable() or name != name.strip():
         raise ValueError(f"node name {shown(name)} has control characters or outer spaces")
     return name
+
+
+def _text(value: Any, limit: int) -> bool:
+    return isinstance(value, str) and len(value) <= limit
+
+
+def _number(value: Any) -> bool:
+    """A PID or an exit status as we write them: an int (JSON's 1e400 is a float)."""
+    return isinstance(value, int) and not isinstance(value, bool) and -(1 << 63) <= value < 1 << 63
 
 
 def iso_ms(t: float) -> str:
@@ -81,18 +92,40 @@ class Record:
 
     @classmethod
     def from_json(cls, data: bytes) -> Record:
-        """Read a key's value; a value we did not write still names its holder raw."""
+        """Read a key's value; a value we did not write still names its holder raw.
+
+        Never raises: whatever another writer stored (``"pid": 1e400``, 100,000 nested
+        ``[``, a megabyte of text) the slot is held, and its value is shown escaped and
+        bounded in ``node``, with ``pid`` 0 and ``start`` "?".
+        """
+        from .reply import loads
+
         try:
-            d = json.loads(data)
-            return cls(
-                node=str(d["node"]),
-                start=str(d["start"]),
-                pid=int(d["pid"]),
-                end=None if d.get("end") is None else str(d["end"]),
-                status=None if d.get("status") is None else int(d["status"]),
-            )
-        except (ValueError, TypeError, KeyError):
-            return cls(node=data[:80].decode("utf-8", "replace"), start="?", pid=0)
+            d = loads(data)
+            if isinstance(d, dict):
+                node: Any = d.get("node")
+                start: Any = d.get("start")
+                pid: Any = d.get("pid")
+                end: Any = d.get("end")
+                status: Any = d.get("status")
+                if (
+                    _text(node, MAX_NODE_LEN)
+                    and _text(start, _MAX_TIME_LEN)
+                    and _number(pid)
+                    and (end is None or _text(end, _MAX_TIME_LEN))
+                    and (status is None or _number(status))
+                ):
+                    return cls(
+                        node=str(node),
+                        start=str(start),
+                        pid=int(pid),
+                        end=None if end is None else str(end),
+                        status=None if status is None else int(status),
+                    )
+        except ValueError:  # not UTF-8, not JSON, too deep: another writer's bytes
+            pass
+        raw = data[: _MAX_RAW * 4].decode("utf-8", "backslashreplace")
+        return cls(node=bounded(raw, _MAX_RAW), start="?", pid=0)
 
     def __str__(self) -> str:
         """One printable line, whatever another writer stored (no terminal escapes)."""

@@ -9,7 +9,7 @@ import pytest
 
 from ifmaster import interfaces, run
 from ifmaster.model import Interface
-from tests import netnslib
+from tests.support import netnslib
 
 
 class Executed(BaseException):
@@ -28,7 +28,7 @@ def netns_factory() -> Iterator[netnslib.NetnsFactory]:
 
 @pytest.fixture
 def fake_interfaces(monkeypatch: pytest.MonkeyPatch) -> list[Interface]:
-    """The OS seam faked: tests fill the returned list with ``tests.fakes.iface(...)``."""
+    """The OS seam faked: tests fill the returned list with ``tests.support.fakes.iface(...)``."""
     table: list[Interface] = []
 
     def snapshot(**kw: object) -> list[Interface]:

@@ -15,7 +15,7 @@ from ifmaster.main import main
 from ifmaster.model import Interface
 from ifmaster.run import exec_command
 from tests.conftest import Executed
-from tests.fakes import iface
+from tests.support.fakes import iface
 
 pytestmark = pytest.mark.usefixtures("no_exec")
 

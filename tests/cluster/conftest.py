@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.cluster.lab import Lab, require_keepalived
-from tests.netnslib import NetnsFactory
+from tests.support.lab import Lab, require_keepalived
+from tests.support.netnslib import NetnsFactory
 
 _LABS = pytest.StashKey[list[Lab]]()
 _FIGURES = pytest.StashKey[list[str]]()

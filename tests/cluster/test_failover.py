@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.cluster.conftest import Figure, MakeLab
-from tests.cluster.lab import (
+from tests.support.lab import (
     ADVERT_INT,
     Lab,
     Node,

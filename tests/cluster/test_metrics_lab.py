@@ -18,7 +18,7 @@ from types import ModuleType
 import pytest
 
 from tests.cluster.conftest import MakeLab
-from tests.netnslib import IF_MASTER, require
+from tests.support.netnslib import IF_MASTER, require
 
 pytestmark = pytest.mark.cluster
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.netnslib import Netns, NetnsFactory, veth
+from tests.support.netnslib import Netns, NetnsFactory, veth
 
 pytestmark = pytest.mark.netns
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.netns.conftest import Node
-from tests.netnslib import IF_MASTER
+from tests.support.netnslib import IF_MASTER
 
 pytestmark = pytest.mark.netns
 

@@ -13,7 +13,7 @@ import pytest
 
 from ifmaster.interfaces import STAMP_LAG
 from tests.netns.conftest import Node
-from tests.netnslib import IF_MASTER
+from tests.support.netnslib import IF_MASTER
 
 pytestmark = pytest.mark.netns
 

@@ -26,14 +26,13 @@ from pathlib import Path
 from typing import IO
 
 import psutil
-import pytest
 
-from tests.netnslib import (
+from tests.support.netnslib import (
     IF_MASTER,
-    IN_CI,
     Netns,
     NetnsFactory,
     require_root_netns,
+    skip_or_fail,
     unique_name,
     veth,
 )
@@ -53,10 +52,10 @@ def require_keepalived() -> None:
     require_root_netns()
     if os.access(KEEPALIVED, os.X_OK):
         return
-    why = f"{KEEPALIVED} not found (apt-get install keepalived)"
-    if IN_CI:
-        pytest.fail(f"{why}: the cluster tests must run in CI, not skip")
-    pytest.skip(why)
+    skip_or_fail(
+        f"{KEEPALIVED} not found (apt-get install keepalived)",
+        "the cluster tests must run in CI, not skip",
+    )
 
 
 def skew_time(priority: int) -> float:

@@ -10,14 +10,7 @@ import pytest
 from ifmaster import interfaces, run
 from ifmaster.model import Interface
 from tests.support import netnslib
-
-
-class Executed(BaseException):
-    """Raised instead of exec (like exec, nothing catches it): the test sees what would run."""
-
-    def __init__(self, argv: list[str]) -> None:
-        super().__init__(argv)
-        self.argv = argv
+from tests.support.fakes import Executed
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.lab import Lab, require_keepalived
+from tests.support.lab import Figure, Lab, MakeLab, require_keepalived
 from tests.support.netnslib import NetnsFactory
 
 _LABS = pytest.StashKey[list[Lab]]()
@@ -21,9 +21,6 @@ _FIGURES = pytest.StashKey[list[str]]()
 
 #: Generous bound for the first election: Master_Down_Interval is about 3.6 s at advert_int 1.
 ELECTION_TIMEOUT = 10.0
-
-MakeLab = Callable[..., Lab]
-Figure = Callable[[str, float], None]
 
 
 @pytest.fixture

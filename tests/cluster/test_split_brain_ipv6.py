@@ -23,7 +23,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.conftest import Figure, MakeLab
 from tests.cluster.test_split_brain import (
     SLACK,
     SPLIT_BRAIN,
@@ -35,7 +34,9 @@ from tests.cluster.test_split_brain import (
 )
 from tests.support.lab import (
     ADVERT_INT,
+    Figure,
     Lab,
+    MakeLab,
     Node,
     assert_ticks,
     master_down_interval,

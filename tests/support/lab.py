@@ -423,6 +423,11 @@ vrrp_instance VI_1 {{
         return "".join(parts)
 
 
+#: The types of the cluster tier's ``make_lab`` and ``figure`` fixtures (tests/cluster/conftest.py).
+MakeLab = Callable[..., Lab]
+Figure = Callable[[str, float], None]
+
+
 def tick(lab: Lab, ticklog: Path, *guard_args: str) -> dict[str, subprocess.CompletedProcess[str]]:
     """One cron tick: every node runs ``if-master GUARD_ARGS -- sh -c 'echo $NODE >> ticklog'``.
 

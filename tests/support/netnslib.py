@@ -164,6 +164,20 @@ class NetnsFactory:
             self.made.pop().delete()
 
 
+class Node:
+    """The namespace under test: ``eth0`` (10.50.0.10/24, fd00:50::10/64) wired to a peer.
+
+    What the netns tier's ``node`` fixture (tests/netns/conftest.py) returns.
+    """
+
+    def __init__(self, ns: Netns, peer: Netns) -> None:
+        self.ns = ns
+        self.peer = peer
+
+    def add(self, address: str, dev: str = "eth0", *extra: str) -> None:
+        self.ns.ip("addr", "add", address, "dev", dev, *extra)
+
+
 def netns_factory_fixture() -> Iterator[NetnsFactory]:
     require_root_netns()
     factory = NetnsFactory()

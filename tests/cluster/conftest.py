@@ -1,8 +1,9 @@
 """Cluster fixtures: keepalived labs that always go away, logs shown when a test fails.
 
-``make_lab(size, ...)`` builds a lab (see ``lab.py``), starts keepalived on every node and waits
-for the election to settle on a single VIP holder. Teardown kills every keepalived before the
-namespaces are deleted, also after a failure or Ctrl-C (pytest runs finalizers then too).
+``make_lab(size, ...)`` builds a lab (see ``tests/support/lab.py``), starts keepalived on every
+node and waits for the election to settle on a single VIP holder. Teardown kills every
+keepalived before the namespaces are deleted, also after a failure or Ctrl-C (pytest runs
+finalizers then too).
 """
 
 from __future__ import annotations

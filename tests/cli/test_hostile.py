@@ -20,8 +20,7 @@ from ifmaster.decide import decide
 from ifmaster.main import main
 from ifmaster.model import Interface, Request
 from ifmaster.vip import parse_vip
-from tests.conftest import Executed
-from tests.fakes import addr, iface
+from tests.support.fakes import Executed, addr, iface
 
 pytestmark = pytest.mark.usefixtures("no_exec")
 

@@ -16,8 +16,8 @@ from types import ModuleType
 
 import pytest
 
-from tests.netnslib import IF_MASTER
-from tests.ops.opslib import ROOT
+from tests.support.netnslib import IF_MASTER
+from tests.support.opslib import ROOT
 
 GEN_DOCS = ROOT / "tools" / "gen_docs.py"
 REGENERATE = ".venv/bin/python tools/gen_docs.py"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from _socket import inet_ntop
 
-from . import kinds
+from . import kinds, limits
 
 TYPE_CHECKING = False  # typing is not imported on the hot path
 if TYPE_CHECKING:
@@ -97,13 +97,13 @@ class Action:
         verbose: bool = False,
         syslog: bool = False,
         watch: bool = False,
-        grace: float = 5.0,
+        grace: float = limits.DEFAULT_GRACE,
         explain: str | None = None,
         timeout: float | None = None,
         task: str | None = None,
         no_overlap: bool = False,
         overlap_exit: int = 0,
-        lock_dir: str = "/run/lock/if-master",
+        lock_dir: str = limits.DEFAULT_LOCK_DIR,
         metrics_dir: str | None = None,
         claiming: Claiming | None = None,
         max_delay: float | None = None,

@@ -44,7 +44,8 @@ from __future__ import annotations
 import os
 
 #: Where ``--no-overlap`` keeps its lock files unless told otherwise.
-DEFAULT_LOCK_DIR = "/run/lock/if-master"
+from .limits import DEFAULT_LOCK_DIR
+
 #: The status of a run skipped because the previous one still holds the lock. Like any
 #: other skip under cron it is 0 by default (cron mails on output, not status).
 DEFAULT_OVERLAP_STATUS = 0

@@ -40,8 +40,8 @@ EXTRA_ENV = {
     "IF_MASTER_LEDGER_PASSWORD": "the password of `--ledger-user` (or "
     "`--ledger-password-file`; never the command line)",
     "IF_MASTER_SYSLOG_SOCKET": "the socket `--syslog` writes to, instead of `/dev/log`",
-    "_IF_MASTER_COMPLETE": "click's shell completion (`bash_source`, `zsh_source`, "
-    "`fish_source`...): see [operations.md](operations.md#shell-completion)",
+    "_IF_MASTER_COMPLETE": "shell completion, as click does it: `_IF_MASTER_COMPLETE=bash_source "
+    "if-master` prints the bash script (also `zsh_source`, `fish_source`)",
 }
 
 
@@ -84,8 +84,9 @@ def exit_status_table(help_out: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def environment_table() -> str:
-    """Every variable if-master reads, from the click options and EXTRA_ENV, sorted."""
+def environment() -> dict[str, str]:
+    """Every variable if-master reads -> what it does (markdown), from the click options'
+    ``envvar`` and EXTRA_ENV, sorted by name."""
     _src_on_path()
     import click
 
@@ -100,12 +101,23 @@ def environment_table() -> str:
         for name in [envvar] if isinstance(envvar, str) else envvar:
             record = param.get_help_record(ctx)
             names = record[0] if record else "/".join(param.opts)
-            names = names.replace("|", "\\|")
             value = "`1`: " if param.is_flag else ""
             rows[name] = f"{value}`{names}`, when it is not on the command line"
+    return {name: rows[name] for name in sorted(rows, key=lambda n: n.lstrip("_"))}
+
+
+def environment_table() -> str:
+    """The environment as a markdown table."""
     out = ["| variable | meaning |", "|---|---|"]
-    out += [f"| `{name}` | {rows[name]} |" for name in sorted(rows, key=lambda n: n.lstrip("_"))]
+    out += [
+        f"| `{name}` | {what.replace('|', chr(92) + '|')} |" for name, what in environment().items()
+    ]
     return "\n".join(out) + "\n"
+
+
+def plain(markdown: str) -> str:
+    """A table cell's markdown as plain text: links by their text, no backticks."""
+    return re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", markdown).replace("`", "")
 
 
 def blocks(help_out: str) -> dict[Path, dict[str, Callable[[], str]]]:
@@ -145,7 +157,6 @@ def man_page() -> str:
 
     from ifmaster import __version__
     from ifmaster.cli import command
-    from ifmaster.vip import ENV_VIP
 
     ctx = click.Context(command, info_name="if-master", **command.context_settings)
     help_text_ = command.help or ""
@@ -184,9 +195,14 @@ def man_page() -> str:
             lines += [".PP", roff(" ".join(" ".join(body).split()))]
     lines += [
         ".SH ENVIRONMENT",
-        ".TP",
-        f"\\fB{roff(ENV_VIP)}\\fR",
-        "Whitespace\\-separated VIPs, used when no \\fB\\-\\-vip\\fR is given.",
+    ]
+    for name, what in environment().items():
+        lines += [
+            ".TP",
+            f"\\fB{roff(name)}\\fR",
+            roff(plain(what)[:1].upper() + plain(what)[1:] + "."),
+        ]
+    lines += [
         ".SH SEE ALSO",
         "\\fBkeepalived\\fR(8), \\fBcrontab\\fR(5), \\fBsystemd.service\\fR(5)",
         "",

@@ -71,6 +71,8 @@ def test_environment_table_names_every_variable_the_source_reads() -> None:
         f" option an envvar, or add it to EXTRA_ENV in tools/gen_docs.py, then run {REGENERATE}"
     )
     assert not named - read, f"the table names variables no source reads: {named - read}"
+    man = (ROOT / "man" / "if-master.1").read_text().split(".SH ENVIRONMENT", 1)[1]
+    assert [v for v in sorted(named) if f"\\fB{v}\\fR" not in man] == [], "man: ENVIRONMENT"
 
 
 def test_docs_are_what_the_generator_writes() -> None:

@@ -159,3 +159,42 @@ def test_the_module_walk_finds_a_subpackage_s_modules(tmp_path: Path) -> None:
     (tmp_path / "ledger" / "notes.txt").write_text("")
     assert modules(tmp_path) == {"__init__.py", "cli.py", "ledger/__init__.py", "ledger/etcd.py"}
     assert {"main.py", "cli.py", "__init__.py"} <= modules()
+
+
+def chaos_all_row(ticks: int) -> dict[str, tuple[float, int, int]]:
+    """docs/measurements.md's chaos table with ``ticks`` in its ``all`` row: profile ->
+    (exactly-once %, doubles, misses) over all ticks."""
+    text = (ROOT / "docs" / "measurements.md").read_text()
+    header: list[str] = []
+    for line in text.splitlines():
+        cells = [c.strip().strip("*`") for c in line.strip().strip("|").split("|")]
+        if cells[:2] == ["fault", "ticks"]:
+            header = cells
+        elif header and cells[:2] == ["all", str(ticks)]:
+            row = {}
+            for name, cell in zip(header[2:], cells[2:]):
+                pct, doubles, misses = (p.split()[0] for p in cell.split("/"))
+                row[name] = (float(pct), int(doubles), int(misses))
+            return row
+    raise AssertionError(f"docs/measurements.md has no chaos table with an 'all | {ticks}' row")
+
+
+def test_readme_guarantee_figures_are_the_measured_ones() -> None:
+    readme = (ROOT / "README.md").read_text()
+    vip = chaos_all_row(300)  # the table with --max-delay: the recommended profile's
+    ledger = chaos_all_row(150)
+    exactly = round(ledger["ledger+catch-up"][0] * 150 / 100)
+    for figure in [
+        f"| {vip['plain'][1]} ticks of 300 ran twice |",
+        f"| {vip['min-hold'][1]} of 300 |",
+        f"| {vip['require-keepalived'][1]} and {vip['arp-probe'][1]} of 300 alone; both with"
+        f" `--min-hold 5 --max-delay 1`: {vip['rk+min-hold+arp+delay'][1]} of 300 |",
+        f"| {ledger['ledger'][1]} of 150 slots twice; with `--catch-up`, {exactly} of 150"
+        " exactly once |",
+    ]:
+        assert figure in readme, f"README's guarantee table no longer quotes {figure!r}"
+    # ... and says which command measured them, the one docs/measurements.md gives.
+    command = "bench/chaos.py --nodes 3 --ticks 300 --seed 7 --profile all --markdown"
+    measurements = " ".join((ROOT / "docs" / "measurements.md").read_text().split())
+    assert command in " ".join(readme.split()) and command in measurements
+    assert command.replace("300", "150").replace("all", "all --ledger") in measurements

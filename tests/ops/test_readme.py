@@ -8,7 +8,7 @@ The convention (CONTRIBUTING.md, "Docs"), for the fenced blocks of README.md and
   its up ``eth0``, ``node-b`` does not hold it, ``node-c`` carries it on ``lo``;
 - a ``crontab`` block's lines appear verbatim in examples/crontab.example, and each job is
   run on ``node-a`` and ``node-b`` as cron would run it: ``sh -c`` with cron's PATH and the
-  block's variables, its ``/usr/local/bin`` commands replaced by stubs in a private mount;
+  block's variables, its ``/usr/local/bin`` commands stubbed (an overlay in a private mount);
 - in README.md a ``sh`` block carries ``<!-- test: run -->`` (run in a temporary
   directory, it must exit 0), ``<!-- test: run node-a -->`` (the same, on that node), or
   ``<!-- test: skip REASON -->`` on the line before it.
@@ -235,7 +235,7 @@ def test_crontab_jobs_run_on_the_master_only(block: Block, lab: Lab, tmp_path: P
     """node-b (no VIP) is silent and exits 0 for every job; node-a runs each job, except one
     with --min-hold, whose VIP (added seconds ago) is too young: skipped, silently."""
     if not Path("/usr/local/bin").is_dir():
-        pytest.skip("/usr/local/bin does not exist here to be masked")
+        pytest.skip("/usr/local/bin does not exist here to lay the stubs over")
     variables, jobs = cron_jobs(block)
     assert variables.get("IF_MASTER_VIP") == VIP and jobs, f"{block.where}: no VIP or no job"
     stubs = tmp_path / "stubs"
@@ -247,9 +247,11 @@ def test_crontab_jobs_run_on_the_master_only(block: Block, lab: Lab, tmp_path: P
             stub.chmod(0o755)
     env = {"PATH": CRON_PATH, "SHELL": "/bin/sh", "HOME": str(tmp_path), **variables}
     for job in jobs:
-        # cron's job, its /usr/local/bin masked by the stubs in a mount of its own only.
+        # cron's job, the stubs laid over /usr/local/bin in a mount of its own only (a
+        # read-only overlay: what the directory holds, an interpreter perhaps, stays there).
+        overlay = f"lowerdir={stubs}:/usr/local/bin"
         masked = (
-            f"mount -t tmpfs tmpfs /usr/local/bin && cp {shlex.quote(str(stubs))}/* /usr/local/bin/"
+            f"mount -t overlay overlay -o {shlex.quote(overlay)} /usr/local/bin"
             f" && exec env -i {' '.join(shlex.quote(f'{k}={v}') for k, v in env.items())}"
             f" /bin/sh -c {shlex.quote(with_installed(job))}"
         )

@@ -1,4 +1,7 @@
-"""The suite's own guard: a test whose output shows a test secret fails (tests/passwords.py)."""
+"""The suite's own guard: a test whose output shows a test secret fails.
+
+See tests/support/passwords.py.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LEAKY = """
 import subprocess
 
-from tests import passwords
+from tests.support import passwords
 
 # A secret of this run only: the outer test's own output must not hold a real one.
 passwords.TEST_SECRETS = ("meta-leak-4Qv8",)

@@ -14,7 +14,7 @@ from __future__ import annotations
 TEST_SECRETS = (
     "pw-Zk4q9-ledger-secret",
     "tok-9Qz7-LEDGER-TOKEN",
-    "ifmpw",  # the etcd tier's user, tests/ledger
+    "ifmpw",  # the etcd tier's user, tests/etcd
     "rootpw",
     "s3cret",  # tests/unit/test_ledger.py
 )

@@ -1,6 +1,6 @@
 """A server written to misbehave, run in a test's namespace: hostile HTTP and a mute resolver.
 
-Started by tests/ledger/test_ledger_hostile.py with ``ip netns exec NS python3 hostile.py
+Started by tests/etcd/test_ledger_hostile.py with ``ip netns exec NS python3 hostile.py
 IP SCENARIOS [DNS_IP]``. It listens on IP, ports 20001..20004, and for each connection reads
 the SCENARIOS file (JSON: ``{"PORT": [raw response, ...]}`` with each response base64, or
 ``"silent"``): one raw response per request on that connection, sent byte for byte (broken

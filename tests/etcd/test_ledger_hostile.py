@@ -1,7 +1,7 @@
 """The ledger client against servers written to misbehave, beside a real 3-member etcd.
 
-Topology (tests/etcdlib): the cluster's bridge; a ``hostile`` namespace at 10.77.0.101 runs
-tests/ledger/hostile.py (raw HTTP replies a test scripts, ports 20001..20004, and a
+Topology (tests/support/etcdlib): the cluster's bridge; a ``hostile`` namespace at 10.77.0.101 runs
+tests/etcd/hostile.py (raw HTTP replies a test scripts, ports 20001..20004, and a
 resolver at 10.77.0.53 that reads every query and never answers); a ``client`` namespace
 whose /etc/netns files (bind-mounted by ``ip netns exec``) send DNS to that resolver and
 map names to addresses: ``good.test`` the hostile server, ``six.test`` six addresses that
@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 
 from ifmaster.slot import Every, slot_for
-from tests import etcdlib
-from tests.netnslib import IF_MASTER, Netns
-from tests.passwords import TEST_SECRETS
+from tests.support import etcdlib
+from tests.support.netnslib import IF_MASTER, Netns
+from tests.support.passwords import TEST_SECRETS
 
 pytestmark = [pytest.mark.netns, pytest.mark.etcd]
 

@@ -141,6 +141,14 @@ def test_a_server_echoing_the_request_never_shows_the_password(lab: Lab) -> None
     assert PW not in r["error"] and '"password":"***"' in r["error"], r
     r = lab.claim(hostile_url(20002), **opts)
     assert not r["ok"] and PW[:4] not in r["error"] and "password=***" in r["error"], r
+    # The same through if-master: stderr (cron's mail, syslog) is where it leaked.
+    lab.serve({20001: [http(echo, "400 Bad Request")]})
+    argv = [IF_MASTER, "--vip", VIP, "--task", "t", "--every", "1d", "--max-late", "100000",
+            "--ledger", hostile_url(20001), "--ledger-user", "ifm", "--ledger-password-file",
+            opts["password_file"], "--", "true"]  # fmt: skip
+    cli = lab.client.run(argv, timeout=30)
+    assert cli.returncode == 125 and cli.stderr.count("\n") == 1, cli.stderr
+    assert PW not in cli.stderr and '"password":"***"' in cli.stderr, cli.stderr
 
 
 def test_a_server_echoing_the_token_never_shows_it(lab: Lab) -> None:

@@ -488,3 +488,38 @@ def test_a_token_a_header_cannot_carry_is_refused() -> None:
     for bad in ("a\r\nb", "caf\u00e9", "", "x" * 5000, 7, None, "a b"):
         with pytest.raises(ValueError, match="token"):
             reply.token({"token": bad})
+
+
+def test_a_lookup_that_never_returns_is_abandoned_and_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """libc's resolver stuck (the seam faked): each lookup gives up by the deadline, and
+    no more than MAX_STALLED threads are ever left waiting."""
+    release = threading.Event()
+    real = socket.getaddrinfo
+    calls: list[str] = []
+
+    def stuck(host: str, *args: object, **kw: object) -> object:
+        if kw.get("flags") == socket.AI_NUMERICHOST:
+            return real(host, *args, **kw)  # type: ignore[arg-type]
+        calls.append(host)
+        release.wait(10)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", stuck)
+    try:
+        for i in range(wire.MAX_STALLED):
+            t0 = time.monotonic()
+            with pytest.raises(wire.Unresolved, match="^name resolution timed out$"):
+                wire.resolve(f"n{i}.test", 1, time.monotonic() + 0.05)
+            assert time.monotonic() - t0 < 0.5
+        with pytest.raises(wire.Unresolved, match=f"{wire.MAX_STALLED} lookups still stuck"):
+            wire.resolve("one-more.test", 1, time.monotonic() + 0.05)
+        assert len(calls) == wire.MAX_STALLED  # the one refused started no thread
+        assert wire.resolve("10.0.0.1", 1, time.monotonic() + 0.05)[0][4] == ("10.0.0.1", 1)
+    finally:
+        release.set()
+    deadline = time.monotonic() + 5
+    while wire._stalled and time.monotonic() < deadline:  # the threads end once libc does
+        time.sleep(0.01)
+    assert not wire._stalled

@@ -393,7 +393,7 @@ def _body(resp: Any, where: str) -> bytes:
         why = f"{where}: HTTP {resp.status} reply with neither Content-Length nor chunks"
         raise LedgerError("protocol", why + ": a cut reply would look whole")
     elif resp.length > reply.MAX_REPLY:
-        raw = b"?" * (reply.MAX_REPLY + 1)
+        raise LedgerError("protocol", f"{where}: reply over {reply.MAX_REPLY} bytes")
     else:
         raw = bytes(resp.read())
     if len(raw) > reply.MAX_REPLY:

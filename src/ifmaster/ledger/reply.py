@@ -178,10 +178,14 @@ def txn(reply: dict[str, Any], key: bytes) -> tuple[bool, int, tuple[bytes, int]
     revision, the key's value and create_revision when the compare failed)."""
     revision = header(reply)
     won = succeeded(reply)
+    # One response per operation of the branch taken; ours starts with the put (success)
+    # or the range (failure), whatever operations follow it.
     responses = lst(reply.get("responses"), "responses")
-    if len(responses) != 1:
-        raise ValueError(f"{len(responses)} responses to one request")
-    first = obj(responses[0], "responses[0]")
+    if not responses:
+        raise ValueError("responses is empty")
+    for i, response in enumerate(responses):
+        obj(response, f"responses[{i}]")
+    first = responses[0]
     if won:
         # etcd's own reply names the put it did; a won claim needs exactly that.
         obj(first.get("response_put"), "responses[0].response_put")

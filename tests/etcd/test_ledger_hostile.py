@@ -243,6 +243,15 @@ NOT_ETCDS = {
     "responses object": http('{"header":{"revision":"7"},"succeeded":true,"responses":{}}'),
     "deep": http("[" * 100_000),
     "revision 1e400": http(WON.replace('"%s"', "1e400")),
+    "over 4 MiB": http(b"", headers="Content-Length: 5000000\r\n"),
+    "another key's kv": http(
+        '{"header":{"revision":"7"},"responses":[{"response_range":{"kvs":[{"key":"b3RoZXI=",'
+        '"create_revision":"5","value":""}]}}]}'
+    ),
+    "value not base64": http(
+        '{"header":{"revision":"7"},"responses":[{"response_range":{"kvs":[{'
+        '"create_revision":"5","value":"@@@"}]}}]}'
+    ),
 }
 
 

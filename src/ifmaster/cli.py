@@ -469,8 +469,10 @@ def _command(
     given = _typed(LEDGER_ONLY)
     if ledger is not None and command:
         claiming = _claiming(
-            ledger, task, schedule, every, max_late, skew, catch_up, ledger_timeout,
-            ledger_ca, ledger_cert, ledger_key, ledger_user, ledger_password_file, node,
+            url=ledger, task=task, schedule=schedule, every=every, max_late=max_late,
+            skew=skew, catch_up=catch_up, deadline=ledger_timeout, ca=ledger_ca,
+            cert=ledger_cert, key=ledger_key, user=ledger_user,
+            password_file=ledger_password_file, node=node,
         )  # fmt: skip
     elif given and ledger is None:
         raise click.UsageError(f"{given[0]} goes with --ledger")
@@ -530,6 +532,7 @@ def _typed(names: tuple[str, ...]) -> list[str]:
 
 
 def _claiming(
+    *,
     url: str,
     task: str | None,
     schedule: str | None,
@@ -545,9 +548,10 @@ def _claiming(
     password_file: str | None,
     node: str | None,
 ) -> Claiming:
-    """--ledger's options, checked together, as the record act() uses."""
+    """--ledger's options, checked together, as the record act() uses. No file is read
+    here: act() opens the store (its password and TLS files) when it needs it."""
     from . import slot
-    from .ledger import LedgerError, open_ledger, validate_node
+    from .ledger import LedgerOptions, parse_url, validate_node
 
     if not task:
         raise click.UsageError("--ledger needs --task NAME (the slot key's middle part)")
@@ -566,20 +570,22 @@ def _claiming(
 
             node = socket.gethostname()
         node = validate_node(node)
-        store = open_ledger(
-            url,
-            deadline=deadline,
-            ca=ca,
-            cert=cert,
-            key=key,
-            user=user,
-            password_file=password_file,
-        )
-    except (ValueError, LedgerError) as e:
+        parse_url(url)
+        if (cert is None) != (key is None):
+            raise ValueError("--ledger-cert and --ledger-key go together: give both or neither")
+    except ValueError as e:
         raise click.UsageError(str(e)) from None
-    assert store is not None  # url is set
+    options = LedgerOptions(
+        url=url,
+        deadline=deadline,
+        ca=ca,
+        cert=cert,
+        key=key,
+        user=user,
+        password_file=password_file,
+    )
     return Claiming(
-        ledger=store, schedule=plan, node=node, skew=skew, max_late=max_late, catch_up=catch_up
+        options=options, schedule=plan, node=node, skew=skew, max_late=max_late, catch_up=catch_up
     )
 
 

@@ -319,3 +319,18 @@ def test_help_defaults_and_bounds_are_the_constants() -> None:
     assert f"0 to {limits.MAX_GRACE:g} [default: {limits.DEFAULT_GRACE:g}]" in flat
     assert f"0 to {limits.MAX_MIN_HOLD:g}." in flat
     assert f"(default {limits.DEFAULT_SKEW:g} s" in flat
+
+
+def test_a_bad_ledger_file_is_loud_on_a_node_that_is_not_the_master(tmp_path: Path) -> None:
+    """The store is opened by act(), on every node: the backup says so before failover."""
+    import subprocess
+
+    from tests.support.netnslib import IF_MASTER
+
+    argv = [IF_MASTER, "--vip", "10.255.255.1", "--task", "t", "--every", "1m",
+            "--ledger", "etcd://127.0.0.1:9/p", "--ledger-user", "u",
+            "--ledger-password-file", str(tmp_path / "missing"), "--", "true"]  # fmt: skip
+    r = subprocess.run(argv, capture_output=True, text=True)
+    assert r.returncode == 125 and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith("if-master: ledger password file ")
+    assert "No such file" in r.stderr

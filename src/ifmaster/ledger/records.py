@@ -63,6 +63,35 @@ def iso_ms(t: float) -> str:
     return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}Z"
 
 
+class LedgerOptions:
+    """--ledger's connection options as given, before any file or socket is touched.
+
+    Built by the CLI (parsing does no I/O); ``open_ledger()`` reads the password and the
+    TLS files and returns the store when act() needs it.
+    """
+
+    __slots__ = ("ca", "cert", "deadline", "key", "password_file", "url", "user")
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        deadline: float,
+        ca: str | None = None,
+        cert: str | None = None,
+        key: str | None = None,
+        user: str | None = None,
+        password_file: str | None = None,
+    ) -> None:
+        self.url = url
+        self.deadline = deadline
+        self.ca = ca
+        self.cert = cert
+        self.key = key
+        self.user = user
+        self.password_file = password_file
+
+
 class Record:
     """What a slot's key holds: who claimed it, when, their PID; end and status once done."""
 

@@ -17,7 +17,7 @@ import click
 
 from . import __version__, limits
 from .act import act
-from .errors import IfMasterError, report
+from .errors import IfMasterError, report, shown
 from .exitcodes import ExitCode
 from .model import Action, Claiming, Request
 from .vip import ENV_VIP, MAX_IFNAME, Vip, VipError, could_name_device, parse_vip, vips_from_env
@@ -118,9 +118,8 @@ class AbsoluteDir(click.ParamType):  # type: ignore[type-arg]
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         text = str(value)
-        shown = repr(text if len(text) <= 60 else text[:57] + "...")
         if not text.startswith("/") or len(text) > 4095:
-            self.fail(f"{shown} is not an absolute path (up to 4095 characters)", param, ctx)
+            self.fail(f"{shown(text)} is not an absolute path (up to 4095 characters)", param, ctx)
         return text
 
 

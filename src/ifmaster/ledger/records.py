@@ -10,7 +10,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from ..errors import printable
+from ..errors import cut, printable, shown
 
 MAX_NODE_LEN = 255
 _MAX_TIME_LEN = 64  # an ISO 8601 time, with room for another writer's form
@@ -30,14 +30,9 @@ class LedgerError(Exception):
         self.kind = kind
 
 
-def shown(s: str) -> str:
-    return repr(s if len(s) <= 60 else s[:57] + "...")
-
-
 def bounded(text: str, limit: int = 200) -> str:
     """A server's words for our one stderr line: escaped as every diagnostic, and bounded."""
-    text = printable(text)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return cut(printable(text), limit)
 
 
 def validate_node(name: str) -> str:

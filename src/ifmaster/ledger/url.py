@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .records import shown
+from ..errors import shown
 from .secret import ENV_PASSWORD, HIDDEN
 
 MAX_ENDPOINTS = 16

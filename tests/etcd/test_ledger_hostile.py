@@ -36,8 +36,15 @@ SWALLOWING = [f"10.77.0.{i}" for i in range(71, 77)]
 VIP = "10.77.0.250"
 PW, TOKEN = TEST_SECRETS[:2]
 DEADLINE = 1.0
-SLACK = 1.0  # process scheduling on a busy box
+SLACK = 1.0  # process scheduling on a busy box (before the fix: 6 s and 10 s)
 SERVER = str(Path(__file__).with_name("hostile.py"))
+NSSWITCH = (
+    "".join(
+        f"{db}: files\n"
+        for db in ("passwd", "group", "shadow", "networks", "protocols", "services")
+    )
+    + "hosts: files dns\n"
+)
 _slots = iter(range(10**6))
 
 
@@ -84,8 +91,11 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         client.ip("route", "add", f"{RESOLVER_IP}/32", "via", HOSTILE_IP)
         etc = Path("/etc/netns") / client.name
         try:
-            etc.mkdir(parents=True)
+            etc.mkdir(parents=True, exist_ok=True)
             (etc / "resolv.conf").write_text(f"nameserver {RESOLVER_IP}\noptions timeout:5\n")
+            # Whatever the host's: names from the hosts file (all of a name's lines), then DNS.
+            (etc / "nsswitch.conf").write_text(NSSWITCH)
+            (etc / "host.conf").write_text("multi on\n")
             names = [f"{HOSTILE_IP} good.test", f"{c.members[0].ip} etcd1.test"]
             names += [f"{ip} six.test" for ip in SWALLOWING]
             (etc / "hosts").write_text("127.0.0.1 localhost\n" + "\n".join(names) + "\n")
@@ -179,20 +189,20 @@ def test_a_resolver_that_never_answers_cannot_outlast_the_deadline(
     r = lab.claim("etcd://mute.test:2379/if-master", deadline=deadline)
     assert (r["ok"], r["kind"]) == (False, "unreachable"), r
     assert "mute.test:2379: name resolution timed out" in r["error"], r
-    assert r["elapsed"] < deadline + 0.3, r
+    assert r["elapsed"] < deadline + SLACK, r
 
 
 def test_six_addresses_that_swallow_packets_share_one_deadline(lab: Lab) -> None:
     r = lab.claim("etcd://six.test:2379/if-master")
     assert (r["ok"], r["kind"]) == (False, "unreachable"), r
-    assert DEADLINE * 0.8 < r["elapsed"] < DEADLINE + 0.3, r  # was 6 x the share
+    assert DEADLINE * 0.8 < r["elapsed"] < DEADLINE + SLACK, r  # was 6 x the share
 
 
 @pytest.mark.parametrize("first", ["mute.test:2379", "six.test:2379"])
 def test_a_stalled_first_endpoint_leaves_time_for_a_healthy_second(lab: Lab, first: str) -> None:
     r = lab.claim(f"etcd://{first},{m1(lab)}/if-master", deadline=2.0)
     assert r["ok"] and r["won"], r
-    assert r["elapsed"] < 2.0 + 0.3, r
+    assert r["elapsed"] < 2.0 + SLACK, r
 
 
 def test_names_that_resolve_are_used(lab: Lab) -> None:
@@ -213,7 +223,7 @@ def test_the_cli_fails_closed_within_the_deadline_on_a_mute_resolver(
     took = time.monotonic() - t0
     assert r.returncode == 125 and not marker.exists(), r.stderr
     assert r.stderr.count("\n") == 1 and "name resolution timed out" in r.stderr, r.stderr
-    assert took < 0.5 + SLACK + 1.0, took  # was 3 s and more; start-up included
+    assert took < 0.5 + SLACK + 1.0, took  # was 10 s; Python's start-up included
 
 
 # -- 3. a reply that is not etcd's is never a claim --------------------------------------

@@ -198,7 +198,7 @@ class EtcdLedger:
             found = reply.range_kvs(body, k.encode("utf-8"))
             return None if found is None else Record.from_json(found[0])
 
-        return self._post("/v3/kv/range", {"key": _b64(k)}, parse, "range")
+        return self._ask("/v3/kv/range", {"key": _b64(k)}, parse, "range")
 
     # -- the wire --------------------------------------------------------------------
 
@@ -214,7 +214,7 @@ class EtcdLedger:
             value, created = found
             return {"succeeded": False, "kv": (Record.from_json(value), created)}
 
-        return self._post(
+        return self._ask(
             "/v3/kv/txn",
             {
                 "compare": [
@@ -232,7 +232,12 @@ class EtcdLedger:
             "txn",
         )
 
-    def _post(
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The first reply (strict JSON, an object) any endpoint gives ``path``; _ask()
+        with etcd's schema for it is what a caller that reads fields wants."""
+        return self._ask(path, body, _as_is, path)
+
+    def _ask(
         self, path: str, body: dict[str, Any], parse: Callable[[dict[str, Any]], T], what: str
     ) -> T:
         """POST to each endpoint in turn within the deadline; the first reply that
@@ -382,6 +387,10 @@ class EtcdLedger:
         if code in _RETRY_CODES or resp.status >= 500:
             raise LedgerError("unreachable", f"{where}: {msg}")
         raise LedgerError("protocol", f"ledger: {where} answered {path}: {msg}")
+
+
+def _as_is(body: dict[str, Any]) -> dict[str, Any]:
+    return body
 
 
 def _body(resp: Any, where: str) -> bytes:

@@ -294,9 +294,16 @@ def _claim(action: Action, claiming: Claiming, slot: Slot, catching_up: bool) ->
         # Not the master: give it --catch-up seconds to claim first, then take an
         # unclaimed slot, so a master that was down at the tick no longer means a miss.
         time.sleep(max(0.0, catch_up_due(slot, claiming.catch_up) - _now()))
+    from .slot import spec
+
     try:
         return claiming.ledger.claim(
-            action.task, slot.iso, node=claiming.node, pid=os.getpid(), start=_now()
+            action.task,
+            slot.iso,
+            node=claiming.node,
+            pid=os.getpid(),
+            start=_now(),
+            schedule=spec(claiming.schedule),
         )
     except LedgerError as e:
         text = str(e)  # its own texts start with "ledger: " already: say it once

@@ -53,9 +53,14 @@ def iso_ms(t: float) -> str:
 
 
 class Record:
-    """What a slot's key holds: who claimed it, when, their PID; end and status once done."""
+    """What a slot's key holds: who claimed it, when, their PID; end and status once done.
 
-    __slots__ = ("end", "node", "pid", "start", "status")
+    ``schedule`` names the task's schedule as the claimer knew it (``slot.spec()``: "every
+    2s", "cron 30 2 * * * Europe/Berlin"), so a history knows which slots were due; None
+    in records written before it existed.
+    """
+
+    __slots__ = ("end", "node", "pid", "schedule", "start", "status")
 
     def __init__(
         self,
@@ -65,15 +70,19 @@ class Record:
         pid: int,
         end: str | None = None,
         status: int | None = None,
+        schedule: str | None = None,
     ) -> None:
         self.node = node
         self.start = start  # ISO 8601 UTC with milliseconds, as written
         self.pid = pid
         self.end = end
         self.status = status
+        self.schedule = schedule
 
     def to_json(self) -> str:
         d: dict[str, Any] = {"node": self.node, "start": self.start, "pid": self.pid}
+        if self.schedule is not None:
+            d["schedule"] = self.schedule
         if self.end is not None:
             d["end"] = self.end
             d["status"] = self.status
@@ -90,6 +99,7 @@ class Record:
                 pid=int(d["pid"]),
                 end=None if d.get("end") is None else str(d["end"]),
                 status=None if d.get("status") is None else int(d["status"]),
+                schedule=d["schedule"] if isinstance(d.get("schedule"), str) else None,
             )
         except (ValueError, TypeError, KeyError):
             return cls(node=data[:80].decode("utf-8", "replace"), start="?", pid=0)
@@ -136,13 +146,23 @@ class Stored:
     holds them, escaped and bounded by whoever prints them).
     """
 
-    __slots__ = ("raw", "record", "revision", "slot", "task")
+    __slots__ = ("alive", "raw", "record", "revision", "slot", "task")
 
     def __init__(
-        self, *, task: str, slot: str, record: Record | None, raw: str, revision: int
+        self,
+        *,
+        task: str,
+        slot: str,
+        record: Record | None,
+        raw: str,
+        revision: int,
+        alive: bool | None = None,
     ) -> None:
         self.task = task
         self.slot = slot  # ISO 8601 UTC, as in the key
         self.record = record
         self.raw = raw
         self.revision = revision  # the claim's fencing token (etcd: its create_revision)
+        # The runner's liveness record (see liveness.py): True while it is kept alive,
+        # False when it is gone (or never was), None when the store keeps none.
+        self.alive = alive

@@ -897,7 +897,18 @@ def claimed_runs(
             continue
         slot = datetime.strptime(c["slot"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
         won[prof, c["node"], int(c["pid"])] = round((slot.timestamp() - t0_real) / period)
-    odd: dict[str, list[dict[str, Any]]] = {"unclaimed_jobs": [], "claims_without_job": []}
+    odd: dict[str, list[dict[str, Any]]] = {
+        "unclaimed_jobs": [],
+        "claims_without_job": [],
+        "stopped_by_guard": [],
+    }
+    for c in claims:
+        # The ledger profiles use neither --watch nor --timeout, and no fault signals a job:
+        # a SIGTERM status is the job's own guard stopping it (a catch-up run, issue 21).
+        if c["task"] in LEDGER_TASKS and c.get("status") == 128 + signal.SIGTERM:
+            odd["stopped_by_guard"].append(
+                {"profile": LEDGER_TASKS[c["task"]], "node": c["node"], "slot": c["slot"]}
+            )
     matched: set[tuple[str, str, int]] = set()
     for prof in LEDGER_PROFILES:
         runs: dict[int, dict[str, float]] = {}

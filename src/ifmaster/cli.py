@@ -206,7 +206,8 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
     is_flag=True,
     help="Run the command as a supervised child instead of exec: when the VIP goes away, "
     "SIGTERM its process group (and any descendant), then SIGKILL after --grace. Signals "
-    "are forwarded and the exit status is the command's. Linux only.",
+    "are forwarded and the exit status is the command's. Only a run that started as the "
+    "VIP holder is stopped (a --catch-up run runs to its end). Linux only.",
 )
 @click.option(
     "--grace",
@@ -302,7 +303,8 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
     type=Seconds(31622400.0, positive=True),
     metavar="SECONDS",
     help="With --ledger: a node that is not the master claims a slot still unclaimed this "
-    "long after its time (at most --max-late).",
+    "long after its time (at most --max-late); that run is not stopped by --watch or "
+    "--require-keepalived, only by --timeout.",
 )
 @click.option(
     "--ledger-timeout",

@@ -406,8 +406,12 @@ class _Supervisor:
         self.kill_at = time.monotonic() + self.grace
 
     def watch_keepalived(self) -> None:
-        """Re-open pidfds on the live keepalived processes; a re-check is due if one is gone."""
-        if not self.keepalived:
+        """Re-open pidfds on the live keepalived processes; a re-check is due if one is gone.
+
+        Only under --watch (``events``): a run that does not watch the VIP (no --watch, or a
+        ledger's catch-up, which never held it) is not stopped by keepalived's exit either.
+        """
+        if not self.keepalived or self.events is None:
             return
         from ifmaster.keepalived import KeepalivedCheckError, keepalived_pids
 
@@ -598,8 +602,8 @@ def supervise(
     ``first``: the (master) verdict the caller acted on. ``events``: opened by the caller
     before that verdict's snapshot (the caller closes it). ``check()`` re-evaluates the whole
     decision; an IfMasterError from it is a warning (retried after RETRY s), anything else
-    a failure. ``vips``: the packed VIPs. ``keepalived``: also re-check when a keepalived
-    process exits. ``say(text)`` writes one diagnostic line (without the ``if-master: ``
+    a failure. ``vips``: the packed VIPs. ``keepalived``: with ``events``, also re-check when a
+    keepalived process exits. ``say(text)`` writes one diagnostic line (without the ``if-master: ``
     prefix). ``on_end(wait_status, how, lost)``: the command's wait status, how it ended in
     words, and whether the VIP loss ended it (for the audit log and metrics), before this
     returns or re-raises. ``events`` None: the VIP is not watched (a job supervised only

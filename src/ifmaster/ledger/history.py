@@ -28,7 +28,7 @@ from typing import Any
 
 from ..errors import printable
 from ..slot import Schedule, due, from_spec, parse_iso
-from .records import Stored
+from .records import LedgerError, Stored
 
 #: Seconds after its slot a run may start and still count as on time.
 LATE_AFTER = 10.0
@@ -193,6 +193,8 @@ def row(s: Stored, *, now: float, schedule: Schedule | None) -> Row:
         # unless the claim is so young that the record may not be written yet.
         young = start is not None and now - start < START_GRACE
         result = "unknown" if young else "died"
+        if result == "died":
+            duration = None  # how long it ran before it died is not known
     else:
         result = "unknown"
     return Row(
@@ -376,7 +378,7 @@ def render_history(history: list[Row], *, colour: bool = False) -> str:
 def render_overview(summaries: list[Summary], *, now: float, colour: bool = False) -> str:
     """The overview, one line per task, in at most 80 columns."""
     head = (
-        f"{'TASK':<16} {'LAST SLOT':>10} {'NODE':<14} {'RESULT':<8} {'DURATION':>8} "
+        f"{'TASK':<14} {'LAST SLOT':>10} {'NODE':<12} {'RESULT':<8} {'DURATION':>8} "
         f"{'LAST OK':>10} {'OK/FAIL/MISS':>12}"
     )
     lines = [head]
@@ -389,8 +391,8 @@ def render_overview(summaries: list[Summary], *, now: float, colour: bool = Fals
         oks = s.counts.get("ok", 0) + s.counts.get("late", 0)
         counts = f"{oks}/{fails}/{s.counts.get('missed', 0)}"
         lines.append(
-            f"{_fit(s.task, 16):<16} {ago(None if slot_ts is None else now - slot_ts):>10} "
-            f"{_fit(None if last is None else last.node, 14):<14} "
+            f"{_fit(s.task, 14):<14} {ago(None if slot_ts is None else now - slot_ts):>10} "
+            f"{_fit(None if last is None else last.node, 12):<12} "
             f"{_paint(result, f'{result:<8}', colour)} "
             f"{span(None if last is None else last.duration):>8} "
             f"{ago(None if ok_ts is None else now - ok_ts):>10} {counts:>12}"
@@ -581,8 +583,170 @@ def _label(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
+# -- the modes: --history, --status, --release ---------------------------------------
+
+#: How far back --history and --status look by default, in seconds.
+DEFAULT_SINCE = 86400
+#: --release's statuses beyond 0: nothing held the slot, or it changed since shown.
+RELEASE_REFUSED = 1
+
+
+class View:
+    """What one of the modes asks for; built by the CLI, run by :func:`run`."""
+
+    __slots__ = (
+        "as_json",
+        "failed",
+        "max_late",
+        "metrics_dir",
+        "mode",
+        "node",
+        "rows",
+        "schedule",
+        "since",
+        "slot",
+        "task",
+        "timeline",
+    )
+
+    def __init__(
+        self,
+        *,
+        mode: str,
+        task: str | None = None,
+        slot: str | None = None,
+        since: float = DEFAULT_SINCE,
+        rows: int = DEFAULT_ROWS,
+        failed: bool = False,
+        node: str | None = None,
+        as_json: bool = False,
+        timeline: bool = False,
+        max_late: float = 60.0,
+        schedule: Schedule | None = None,
+        metrics_dir: str | None = None,
+    ) -> None:
+        self.mode = mode  # "history", "status" or "release"
+        self.task = task
+        self.slot = slot
+        self.since = since  # seconds back from now
+        self.rows = rows
+        self.failed = failed
+        self.node = node
+        self.as_json = as_json
+        self.timeline = timeline
+        self.max_late = max_late  # a due slot unclaimed this long after its time is missed
+        self.schedule = schedule  # overrides the records' (--every / --schedule)
+        self.metrics_dir = metrics_dir
+
+
+def run(
+    view: View,
+    store: Backend,
+    *,
+    now: float,
+    write: Any,
+    colour: bool = False,
+) -> int:
+    """Run a mode: print through ``write(text)``, return the exit status (0 all ok, 1 a
+    missed, failed or died slot, or a refused release). LedgerError passes through."""
+    if view.mode == "history":
+        assert view.task is not None
+        got = task_history(
+            store,
+            view.task,
+            now=now,
+            since=now - view.since,
+            max_late=view.max_late,
+            schedule=view.schedule,
+        )
+        shown = select(got, failed=view.failed, node=view.node, limit=view.rows)
+        if view.as_json:
+            text = history_json(shown)
+        elif view.timeline:
+            text = render_timeline(shown, colour=colour)
+        else:
+            text = render_history(shown, colour=colour)
+        if text:
+            write(text)
+        return check_status(select(got, node=view.node))
+    if view.mode == "status":
+        try:
+            summaries = overview(store, now=now, since=now - view.since, max_late=view.max_late)
+        except LedgerError as e:
+            if view.metrics_dir is not None:  # say it to Prometheus too, then fail
+                _textfile(view.metrics_dir, render_metrics(None, now=now, window=view.since))
+            raise e from None
+        if view.metrics_dir is not None:
+            _textfile(view.metrics_dir, render_metrics(summaries, now=now, window=view.since))
+        text = (
+            overview_json(summaries)
+            if view.as_json
+            else render_overview(summaries, now=now, colour=colour)
+        )
+        if text:
+            write(text)
+        return overview_status(summaries)
+    assert view.mode == "release" and view.task is not None and view.slot is not None
+    return release(store, view.task, view.slot, now=now, write=write)
+
+
+def release(store: Backend, task: str, slot: str, *, now: float, write: Any) -> int:
+    """Show the slot's claim, then delete its key only if it is still that claim."""
+    held = find(store, task, slot)
+    key = store.key(task, slot)
+    if held is None:
+        write(f"{key}: nobody holds it, nothing to release")
+        return RELEASE_REFUSED
+    write(f"releasing {describe(store, held, now=now)}")
+    if held.alive:
+        write(f"refused: {key} is running (its liveness record is alive): stop it first")
+        return RELEASE_REFUSED
+    if store.release(task, slot, revision=held.revision):
+        write(f"deleted {key} (fence {held.revision}): the slot can be claimed again")
+        return 0
+    now_held = find(store, task, slot)
+    if now_held is None:
+        write(f"refused: {key} was deleted by someone else meanwhile")
+    else:
+        write(
+            f"refused: {key} changed since it was shown: now {describe(store, now_held, now=now)}"
+        )
+    return RELEASE_REFUSED
+
+
+def _textfile(metrics_dir: str, text: str) -> None:
+    # A textfile that cannot be written warns (metrics.py says so) and decides nothing.
+    from ..metrics import write_textfile
+
+    write_textfile(metrics_dir, METRICS_FILE, text)
+
+
+def writer(fd: int = 1) -> Any:
+    """A ``write(text)`` that puts lines on ``fd``; output that cannot be written is
+    IfMasterError (125): a check whose answer was lost has no answer."""
+    import os
+
+    from .. import status
+    from ..errors import IfMasterError
+
+    def write(text: str) -> None:
+        data = (text + "\n").encode("utf-8", "surrogateescape")
+        try:
+            while data:
+                data = data[os.write(fd, data) :]
+        except OSError as e:
+            raise IfMasterError(status.FAILURE, f"output lost: {e.strerror or e}") from None
+
+    return write
+
+
 __all__ = [
     "BAD",
+    "DEFAULT_SINCE",
+    "View",
+    "release",
+    "run",
+    "writer",
     "METRICS_FILE",
     "describe",
     "find",

@@ -53,3 +53,20 @@ class Backend(Protocol):
 
     def release(self, task: str, slot: str, *, revision: int) -> bool:
         """Delete one slot's record if it is still the claim ``revision`` names."""
+
+
+class Leases(Protocol):
+    """What a store that keeps a running slot's liveness record offers (liveness.py);
+    optional: a store without it leaves ``Stored.alive`` None, and histories say unknown."""
+
+    def grant(self, ttl: int) -> int:
+        """A new lease of ``ttl`` seconds; its ID."""
+
+    def keep_alive(self, lease: int) -> int:
+        """Refresh the lease; its TTL now (0: it had expired and its keys are gone)."""
+
+    def revoke(self, lease: int) -> None:
+        """End the lease now; its keys go with it."""
+
+    def put_alive(self, claim: Claim, lease: int) -> None:
+        """Write the won claim's liveness record, attached to ``lease``."""

@@ -221,8 +221,24 @@ def _supervise(
 
         record_start(action.metrics_dir, action.task, at=started)
 
+    alive = None
+    if claim is not None and action.claiming is not None:
+        from .ledger.liveness import Liveness
+
+        # The slot's liveness record, beaten on the supervisor's loop: the history tells
+        # a running job from one whose guard died by it.
+        alive = Liveness(action.claiming.ledger)
+        alive.start(claim)
+
+    def beat() -> float | None:
+        assert alive is not None
+        alive.beat()
+        return alive.due()
+
     def on_end(wait_status: int, how: str, lost: bool) -> None:
         """Told before supervise() returns or re-raises the command's death signal."""
+        if alive is not None:
+            alive.stop()
         if audit is not None:
             audit.ended(action.command, how, lost)
         if claim is not None and action.claiming is not None:
@@ -254,6 +270,7 @@ def _supervise(
         timeout=action.timeout,
         say=say,
         on_end=on_end,
+        periodic=None if alive is None else beat,
     )
 
 

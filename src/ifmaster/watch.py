@@ -309,6 +309,7 @@ class _Supervisor:
         say: Callable[[str], None],
         recheck: float,
         timeout: float | None,
+        periodic: Callable[[], float | None] | None = None,
     ) -> None:
         self.verdict = first
         self.check = check
@@ -330,6 +331,10 @@ class _Supervisor:
         self.pidfds: list[int] = []  # keepalived processes, readable once they exit
         self.keepalived_gone = False
         self.checks = 0  # re-evaluations made (for tests and measurements)
+        # Called on time while the command runs (the ledger's liveness record); it returns
+        # the seconds until it wants its next call, None for never.
+        self.periodic = periodic
+        self.next_periodic = _FOREVER if periodic is None else 0.0
         # Handlers replaced for the duration, to put back (getsignal()'s types).
         self.old_handlers: dict[int, Callable[[int, FrameType | None], object] | int | None] = {}
 
@@ -520,9 +525,13 @@ class _Supervisor:
                 for fd in self.pidfds:
                     poller.register(fd, select.POLLIN)
             now = time.monotonic()
+            if self.periodic is not None and now >= self.next_periodic:
+                after = self.periodic()
+                self.next_periodic = _FOREVER if after is None else now + after
             if self.kill_at is None and now >= ends_at:
                 self.time_out()
             deadline = self.kill_at if self.kill_at is not None else min(self.next_check, ends_at)
+            deadline = min(deadline, self.next_periodic)
             # No deadline at all (no timer, no --timeout): wait for a signal or an event.
             wait = deadline - now
             timeout_ms = -1 if wait == _FOREVER else max(0, int(min(wait, _POLL_MAX) * 1000) + 1)
@@ -596,6 +605,7 @@ def supervise(
     on_end: Callable[[int, str, bool], None] | None,
     timeout: float | None = None,
     recheck: float = RECHECK,
+    periodic: Callable[[], float | None] | None = None,
 ) -> int:
     """Run ``command`` as a child until it ends; stop it once the decision says not master.
 
@@ -609,6 +619,8 @@ def supervise(
     returns or re-raises. ``events`` None: the VIP is not watched (a job supervised only
     for --timeout, --no-overlap or metrics). ``timeout``: seconds after which the command's
     tree is stopped as on a loss; the status is then 124, like coreutils timeout.
+    ``periodic()``: called while the command runs, first at once, then again after the
+    seconds it returns (None: never again); the ledger's liveness record beats on it.
 
     On a loss: one line through ``say``, SIGTERM to the command's group and every descendant,
     SIGKILL to whatever is left after ``grace`` seconds, and every process reaped.
@@ -622,7 +634,9 @@ def supervise(
         raise ValueError("supervise() needs a command")
     if events is not None and not first.master:
         raise ValueError("supervise() watches the VIP only from a master verdict")
-    supervisor = _Supervisor(first, check, events, vips, keepalived, grace, say, recheck, timeout)
+    supervisor = _Supervisor(
+        first, check, events, vips, keepalived, grace, say, recheck, timeout, periodic
+    )
     try:
         status = supervisor.run(command)
     except BaseException as exc:

@@ -89,6 +89,15 @@ def test_missed_only_once_max_late_has_passed() -> None:
     assert [x.result for x in r] == ["missed", "ok"]
 
 
+def test_slots_before_the_oldest_held_are_not_missed() -> None:
+    s = FakeLedger()
+    ran(s, T0 + 100)
+    got = history.task_history(s, "job", now=T0 + 200, since=T0 - 100, max_late=30)
+    assert [r.slot for r in got if r.result == "missed"] == [
+        slot_iso(T0 + 10 * i) for i in (16, 15, 14, 13, 12, 11)
+    ]
+
+
 def test_a_young_claim_without_liveness_is_unknown_not_died() -> None:
     s = FakeLedger()
     ran(s, T0, took=None)

@@ -7,7 +7,8 @@ reads the ledger through the Backend protocol and prints what this module makes.
 A slot's RESULT, worst first:
 
 - ``missed``: the schedule says it was due, nobody claimed it, and ``max_late`` (the
-  guard's ``--max-late``, after which no run may claim it) has passed;
+  guard's ``--max-late``, after which no run may claim it) has passed; counted from the
+  oldest slot the window holds (a task installed an hour ago has no earlier misses);
 - ``died``: claimed, no end recorded, and its runner's liveness record is gone (the guard
   that claims it keeps one alive while the job runs, see ``liveness.py``);
 - ``failed``: ended with a non-zero status (a signal is 128 + its number, as the shell);
@@ -220,21 +221,22 @@ def rows(
     since: float,
     max_late: float,
     schedule: Schedule | None = None,
-    truncated: bool = False,
 ) -> list[Row]:
     """Every slot in ``[since, now]``, newest first: the stored ones and, when a schedule
     is known (given, else the records'), each due slot nobody claimed within ``max_late``.
 
-    ``truncated``: the read stopped at its limit, so slots older than the oldest read are
-    not known to be missing.
+    Due slots older than the oldest stored one are not counted (see below); with no
+    stored slot at all, every due slot in the window is.
     """
     plan = schedule or schedule_of(stored)
     out = [row(s, now=now, schedule=plan) for s in stored]
     if plan is not None:
         seen = {s.slot for s in stored}
-        frm = since
-        if truncated and stored:
-            frm = max(frm, _ts(stored[0].slot) or frm)
+        # Due slots count from the oldest one held: before it the task may not have
+        # existed (a new task is not 24 hours of missed slots), and a read cut at its
+        # limit knows nothing older.
+        oldest = next((t for t in map(_ts, (s.slot for s in stored)) if t is not None), None)
+        frm = since if oldest is None else max(since, oldest)
         for t in due(plan, frm, now - max_late, MAX_DUE):
             iso = t.strftime("%Y-%m-%dT%H:%M:%SZ")
             if iso not in seen:
@@ -480,7 +482,6 @@ def task_history(
         since=since,
         max_late=max_late,
         schedule=schedule,
-        truncated=len(stored) >= limit,
     )
 
 

@@ -34,6 +34,8 @@ Examples:
   if-master --vip 10.0.0.100/24 --vip fd00::100 -- sh -c 'dump | gzip > /srv/db.gz'
   {ENV_VIP}=10.0.0.100 if-master -- /usr/local/bin/report.sh
   if if-master --vip 10.0.0.100; then echo master; fi
+  if-master --ledger etcd://10.0.0.5:2379/ifm --history backup --since 7d --failed
+  if-master --ledger etcd://10.0.0.5:2379/ifm --status --metrics-dir /var/lib/textfile
 
 \b
 Exit status:
@@ -45,6 +47,12 @@ Exit status:
   {ExitCode.FAILURE:<5}if-master failed (bad option or VIP, unreadable interfaces); nothing ran
   {ExitCode.CANNOT_INVOKE:<5}the command was found but could not be executed
   {ExitCode.NOT_FOUND:<5}the command was not found
+
+\b
+Modes that read the ledger (--history, --status, --release) look at no VIP (--vip is
+refused, IF_MASTER_VIP ignored) and run nothing: 0 every slot in the window ok (a
+release done), 1 a slot missed, failed or died (a release refused), 125 the ledger could
+not be read.
 
 \b
 The command is executed directly, never through a shell: write `-- sh -c '...'` for
@@ -281,7 +289,10 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
     "exactly one claim per slot wins, the others run nothing. Unreachable: exit 125.",
 )
 @click.option(
-    "--schedule", metavar="'M H DOM MON DOW'", help="With --ledger: the job's cron schedule."
+    "--schedule",
+    metavar="'M H DOM MON DOW'",
+    help="With --ledger: the job's cron schedule (with --history: instead of the one the "
+    "claims record).",
 )
 @click.option("--every", metavar="DURATION", help="With --ledger: 30s, 5m, 1h, 1d, 1h30m...")
 @click.option(
@@ -290,7 +301,8 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
     default=60.0,
     show_default=True,
     metavar="SECONDS",
-    help="With --ledger: a run starting this long after its slot is not its run (nothing runs).",
+    help="With --ledger: a run starting this long after its slot is not its run (nothing runs). "
+    "With --history, --status: a due slot unclaimed this long after its time is missed.",
 )
 @click.option(
     "--skew",
@@ -330,7 +342,8 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
     "--node",
     envvar="IF_MASTER_NODE",
     metavar="NAME",
-    help="With --ledger: this node's name in the claim (default: the host name).",
+    help="With --ledger: this node's name in the claim (default: the host name). With "
+    "--history: only the slots NAME ran.",
 )
 @click.option(
     "--history",

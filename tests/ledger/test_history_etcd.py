@@ -192,6 +192,11 @@ def test_json_round_trips(node: Netns, runs: dict[str, Any]) -> None:
     r = view(node, runs["url"], "--history", "backup", "--since", "1h", "--json")
     for line in r.stdout.splitlines():
         assert json.dumps(json.loads(line), sort_keys=True) == line
+    r = view(node, runs["url"], "--status", "--since", "1h", "--json", name="status-json")
+    for line in r.stdout.splitlines():
+        assert json.dumps(json.loads(line), sort_keys=True) == line
+    view(node, runs["url"], "--history", "backup", "--since", "1h", "--json", "-n", "2",
+         "--node", "alpha", name="history-json")  # fmt: skip
 
 
 def test_the_table_the_filters_and_the_timeline(node: Netns, runs: dict[str, Any]) -> None:
@@ -250,6 +255,8 @@ def test_status_overview_exit_statuses_and_textfile(
     view(node, runs["url"], "--status", "--since", "1h", "--max-late", "3", "--metrics-dir",
          str(tmp_path))  # fmt: skip
     text = (tmp_path / "if-master-ledger.prom").read_text()
+    if TRANSCRIPTS:
+        (Path(TRANSCRIPTS) / "if-master-ledger.prom").write_text(text)
     assert 'if_master_ledger_slots{result="died",task="backup"} 1' in text
     assert 'if_master_ledger_slots{result="failed",task="backup"} 1' in text
 

@@ -15,18 +15,12 @@ from typing import Any
 
 import click
 
-from . import __version__
+from . import __version__, limits
 from .act import act
-from .errors import IfMasterError, report
+from .errors import IfMasterError, report, shown
 from .exitcodes import ExitCode
-from .ledger.history import DEFAULT_ROWS, MAX_ROWS
 from .model import Action, Claiming, Request
 from .vip import ENV_VIP, MAX_IFNAME, Vip, VipError, could_name_device, parse_vip, vips_from_env
-
-#: Upper bounds of the time options, in seconds: a day to hold, an hour to stop.
-MAX_MIN_HOLD = 86400.0
-MAX_GRACE = 3600.0
-MAX_TIMEOUT = 31 * 86400.0
 
 EPILOG = f"""\b
 Examples:
@@ -81,8 +75,9 @@ class Seconds(click.ParamType):  # type: ignore[type-arg]
 
     name = "seconds"
 
-    def __init__(self, maximum: float, positive: bool = False) -> None:
+    def __init__(self, maximum: float, positive: bool = False, minimum: float = 0.0) -> None:
         self.maximum = maximum
+        self.minimum = minimum
         self.positive = positive  # 0 excluded
 
     def convert(
@@ -96,10 +91,10 @@ class Seconds(click.ParamType):  # type: ignore[type-arg]
             self.fail(f"{value!r} is not a number of seconds", param, ctx)
         if (
             not math.isfinite(number)
-            or not 0 <= number <= self.maximum
+            or not self.minimum <= number <= self.maximum
             or (self.positive and number == 0)
         ):
-            low = "more than 0" if self.positive else "0"
+            low = "more than 0" if self.positive else f"{self.minimum:g}"
             self.fail(
                 f"{value!r} is not a number of seconds from {low} to {self.maximum:g}", param, ctx
             )
@@ -131,9 +126,8 @@ class AbsoluteDir(click.ParamType):  # type: ignore[type-arg]
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         text = str(value)
-        shown = repr(text if len(text) <= 60 else text[:57] + "...")
         if not text.startswith("/") or len(text) > 4095:
-            self.fail(f"{shown} is not an absolute path (up to 4095 characters)", param, ctx)
+            self.fail(f"{shown(text)} is not an absolute path (up to 4095 characters)", param, ctx)
         return text
 
 
@@ -151,7 +145,45 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
             self.fail(str(e), param, ctx)
 
 
+#: --help's sections, in order, by parameter name: 33 options in one list are hard to scan
+#: at 3 a.m. (a test checks that every option is in exactly one). Written here rather than
+#: with click-option-group, which adds ~3 ms to every click run for the same headings.
+HELP_GROUPS = {
+    "The guard": (
+        "vips", "interfaces", "include_loopback", "not_master_exit", "require_keepalived",
+        "arp_probe", "min_hold", "max_delay",
+    ),
+    "Supervision": ("watch", "grace", "timeout"),
+    "Tasks and metrics": ("task", "no_overlap", "overlap_exit", "lock_dir", "metrics_dir"),
+    "The ledger (exactly once)": (
+        "ledger", "schedule", "every", "max_late", "skew", "catch_up", "ledger_timeout",
+        "ledger_ca", "ledger_cert", "ledger_key", "ledger_user", "ledger_password_file",
+        "node",
+    ),
+    "Reading the ledger (modes: run nothing, look at no VIP)": (
+        "history_task", "status_mode", "release_slot", "since", "rows", "failed", "timeline",
+    ),
+    "Diagnostics": ("verbose", "syslog", "explain", "as_json", "version", "help"),
+}  # fmt: skip
+
+
+class GroupedCommand(click.Command):
+    """A command whose --help lists its options under HELP_GROUPS' headings."""
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows: dict[str, tuple[str, str]] = {}
+        help_option = self.get_help_option(ctx)
+        for param in self.get_params(ctx):
+            row = param.get_help_record(ctx) if isinstance(param, click.Option) else None
+            if row is not None and param.name is not None:
+                rows["help" if param is help_option else param.name] = row
+        for heading, names in HELP_GROUPS.items():
+            with formatter.section(heading):
+                formatter.write_dl([rows[name] for name in names if name in rows])
+
+
 @click.command(
+    cls=GroupedCommand,
     context_settings={"help_option_names": ["-h", "--help"], "allow_interspersed_args": False},
     epilog=EPILOG,
 )
@@ -204,11 +236,12 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
 )
 @click.option(
     "--min-hold",
-    type=Seconds(MAX_MIN_HOLD),
+    type=Seconds(limits.MAX_MIN_HOLD),
     metavar="SECONDS",
     help="Count a VIP only once this host has held it for SECONDS (the address's age, "
     "from the kernel): around a failover a skipped run is preferred to a double run. "
-    "0 to 86400. Linux only; if the age cannot be read, exit 125.",
+    f"0 to {limits.MAX_MIN_HOLD:g}. The age is understated by up to 1 s (the kernel's "
+    "stamp lags), never overstated. Linux only; if the age cannot be read, exit 125.",
 )
 @click.option(
     "--watch",
@@ -220,21 +253,22 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
 )
 @click.option(
     "--grace",
-    type=Seconds(MAX_GRACE),
+    type=Seconds(limits.MAX_GRACE),
     metavar="SECONDS",
     help="With --watch or --timeout: seconds between SIGTERM and SIGKILL when stopping the "
-    "command, 0 to 3600 [default: 5].",
+    f"command, 0 to {limits.MAX_GRACE:g} [default: {limits.DEFAULT_GRACE:g}].",
 )
 @click.option(
     "--timeout",
-    type=Seconds(MAX_TIMEOUT, positive=True),
+    type=Seconds(limits.MAX_TIMEOUT, positive=True),
     metavar="SECONDS",
     help="Supervise the command and stop its whole tree after SECONDS (SIGTERM, SIGKILL "
-    f"after --grace); exit {ExitCode.TIMEOUT} like coreutils timeout. Up to 31 days.",
+    f"after --grace); exit {ExitCode.TIMEOUT} like coreutils timeout. Up to "
+    f"{limits.MAX_TIMEOUT / limits.DAY:g} days.",
 )
 @click.option(
     "--max-delay",
-    type=Seconds(3600.0, positive=True),
+    type=Seconds(limits.MAX_MAX_DELAY, positive=True),
     metavar="SECONDS",
     help="Run nothing if the decision came more than SECONDS after if-master started (an "
     "overloaded or frozen host: the VIP may have moved since). Exit as when not master.",
@@ -266,7 +300,7 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
     "--lock-dir",
     envvar="IF_MASTER_LOCK_DIR",
     type=AbsoluteDir(),
-    default="/run/lock/if-master",
+    default=limits.DEFAULT_LOCK_DIR,
     show_default=True,
     metavar="DIR",
     help="Where --no-overlap keeps TASK.lock (created 0755; also IF_MASTER_LOCK_DIR).",
@@ -297,8 +331,8 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
 @click.option("--every", metavar="DURATION", help="With --ledger: 30s, 5m, 1h, 1d, 1h30m...")
 @click.option(
     "--max-late",
-    type=Seconds(31622400.0),
-    default=60.0,
+    type=Seconds(limits.MAX_PERIOD),
+    default=limits.DEFAULT_MAX_LATE,
     show_default=True,
     metavar="SECONDS",
     help="With --ledger: a run starting this long after its slot is not its run (nothing runs). "
@@ -306,14 +340,15 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
 )
 @click.option(
     "--skew",
-    type=Seconds(29.0),
+    type=Seconds(limits.MAX_SKEW),
     metavar="SECONDS",
-    help="With --ledger: clock skew tolerated at a slot boundary (default 2 s, less for "
+    help=f"With --ledger: clock skew tolerated at a slot boundary (default "
+    f"{limits.DEFAULT_SKEW:g} s, less for "
     "periods under 8 s).",
 )
 @click.option(
     "--catch-up",
-    type=Seconds(31622400.0, positive=True),
+    type=Seconds(limits.MAX_PERIOD, positive=True),
     metavar="SECONDS",
     help="With --ledger: a node that is not the master claims a slot still unclaimed this "
     "long after its time (at most --max-late); that run is not stopped by --watch or "
@@ -321,8 +356,8 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
 )
 @click.option(
     "--ledger-timeout",
-    type=Seconds(60.0, positive=True),
-    default=2.0,
+    type=Seconds(limits.MAX_LEDGER_TIMEOUT, minimum=limits.MIN_LEDGER_TIMEOUT),
+    default=limits.DEFAULT_LEDGER_TIMEOUT,
     show_default=True,
     metavar="SECONDS",
     help="With --ledger: the deadline for all endpoints together.",
@@ -375,14 +410,15 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
 @click.option(
     "--since",
     metavar="DURATION",
-    help="With --history or --status: how far back to look (30m, 24h, 7d) [default: 24h].",
+    help="With --history or --status: how far back to look (30m, 24h, 7d) [default: "
+    f"{limits.DEFAULT_SINCE / 3600:g}h].",
 )
 @click.option(
     "-n",
     "--rows",
-    type=click.IntRange(1, MAX_ROWS),
+    type=click.IntRange(1, limits.MAX_ROWS),
     metavar="N",
-    help=f"With --history: print the newest N slots [default: {DEFAULT_ROWS}].",
+    help=f"With --history: print the newest N slots [default: {limits.DEFAULT_ROWS}].",
 )
 @click.option("--failed", is_flag=True, help="With --history: only missed, failed, died slots.")
 @click.option(
@@ -501,8 +537,10 @@ def _command(
     given = _typed(LEDGER_ONLY)
     if ledger is not None and command:
         claiming = _claiming(
-            ledger, task, schedule, every, max_late, skew, catch_up, ledger_timeout,
-            ledger_ca, ledger_cert, ledger_key, ledger_user, ledger_password_file, node,
+            url=ledger, task=task, schedule=schedule, every=every, max_late=max_late,
+            skew=skew, catch_up=catch_up, deadline=ledger_timeout, ca=ledger_ca,
+            cert=ledger_cert, key=ledger_key, user=ledger_user,
+            password_file=ledger_password_file, node=node,
         )  # fmt: skip
     elif given and ledger is None:
         raise click.UsageError(f"{given[0]} goes with --ledger")
@@ -527,7 +565,7 @@ def _command(
         verbose=verbose,
         syslog=syslog,
         watch=watch,
-        grace=5.0 if grace is None else grace,
+        grace=limits.DEFAULT_GRACE if grace is None else grace,
         explain=("json" if as_json else "text") if explain or as_json else None,
         timeout=timeout,
         max_delay=max_delay,
@@ -561,11 +599,8 @@ _VIEW_TAKES = {
 def _view(modes: dict[str, Any], params: dict[str, Any]) -> int:
     """--history, --status, --release: read the ledger (no VIP is looked at: --vip is
     refused, IF_MASTER_VIP ignored) and print; the statuses are history.run()'s."""
-    import sys
-    import time
-
     from . import slot
-    from .ledger import LedgerError, history, open_ledger
+    from .ledger import LedgerOptions, history, parse_url, validate_node
 
     given = [m for m in ("history_task", "status_mode", "release_slot") if modes[m]]
     names = {"history_task": "--history", "status_mode": "--status", "release_slot": "--release"}
@@ -595,30 +630,33 @@ def _view(modes: dict[str, Any], params: dict[str, Any]) -> int:
             task = TaskName().convert(modes["release_slot"][0], None, None)
             slot_iso = modes["release_slot"][1]
             slot.parse_iso(slot_iso)
-        store = open_ledger(
-            params["ledger"],
-            deadline=params["ledger_timeout"],
-            ca=params["ledger_ca"],
-            cert=params["ledger_cert"],
-            key=params["ledger_key"],
-            user=params["ledger_user"],
-            password_file=params["ledger_password_file"],
-        )
+        if params["ledger"] is None:
+            raise click.UsageError(
+                f"{mode} reads the ledger: give --ledger URL (or IF_MASTER_LEDGER)"
+            )
+        parse_url(params["ledger"])
+        if (params["ledger_cert"] is None) != (params["ledger_key"] is None):
+            raise ValueError("--ledger-cert and --ledger-key go together: give both or neither")
         node = params["node"] if _typed(("node",)) else None
         if node is not None:
-            from .ledger import validate_node
-
             node = validate_node(node)
-    except (ValueError, LedgerError) as e:
+    except ValueError as e:
         raise click.UsageError(str(e)) from None
-    if store is None:
-        raise click.UsageError(f"{mode} reads the ledger: give --ledger URL (or IF_MASTER_LEDGER)")
+    options = LedgerOptions(
+        url=params["ledger"],
+        deadline=params["ledger_timeout"],
+        ca=params["ledger_ca"],
+        cert=params["ledger_cert"],
+        key=params["ledger_key"],
+        user=params["ledger_user"],
+        password_file=params["ledger_password_file"],
+    )
     view = history.View(
         mode=given[0].split("_")[0],
         task=task,
         slot=slot_iso,
-        since=history.DEFAULT_SINCE if since is None else since,
-        rows=modes["rows"] or history.DEFAULT_ROWS,
+        since=limits.DEFAULT_SINCE if since is None else since,
+        rows=modes["rows"] or limits.DEFAULT_ROWS,
         failed=modes["failed"],
         node=node,
         as_json=params["as_json"],
@@ -627,14 +665,7 @@ def _view(modes: dict[str, Any], params: dict[str, Any]) -> int:
         schedule=plan,
         metrics_dir=params["metrics_dir"] if _typed(("metrics_dir",)) else None,
     )
-    colour = history.use_colour(sys.stdout is not None and sys.stdout.isatty(), os.environ)
-    try:
-        return history.run(view, store, now=time.time(), write=history.writer(), colour=colour)
-    except LedgerError as e:
-        text = str(e)
-        raise IfMasterError(
-            ExitCode.FAILURE, text if text.startswith("ledger") else f"ledger: {text}"
-        ) from None
+    return history.main(view, options)
 
 
 #: Options that mean something only with --ledger (their parameter names).
@@ -657,6 +688,7 @@ def _typed(names: tuple[str, ...]) -> list[str]:
 
 
 def _claiming(
+    *,
     url: str,
     task: str | None,
     schedule: str | None,
@@ -672,9 +704,10 @@ def _claiming(
     password_file: str | None,
     node: str | None,
 ) -> Claiming:
-    """--ledger's options, checked together, as the record act() uses."""
+    """--ledger's options, checked together, as the record act() uses. No file is read
+    here: act() opens the store (its password and TLS files) when it needs it."""
     from . import slot
-    from .ledger import LedgerError, open_ledger, validate_node
+    from .ledger import LedgerOptions, parse_url, validate_node
 
     if not task:
         raise click.UsageError("--ledger needs --task NAME (the slot key's middle part)")
@@ -693,20 +726,22 @@ def _claiming(
 
             node = socket.gethostname()
         node = validate_node(node)
-        store = open_ledger(
-            url,
-            deadline=deadline,
-            ca=ca,
-            cert=cert,
-            key=key,
-            user=user,
-            password_file=password_file,
-        )
-    except (ValueError, LedgerError) as e:
+        parse_url(url)
+        if (cert is None) != (key is None):
+            raise ValueError("--ledger-cert and --ledger-key go together: give both or neither")
+    except ValueError as e:
         raise click.UsageError(str(e)) from None
-    assert store is not None  # url is set
+    options = LedgerOptions(
+        url=url,
+        deadline=deadline,
+        ca=ca,
+        cert=cert,
+        key=key,
+        user=user,
+        password_file=password_file,
+    )
     return Claiming(
-        ledger=store, schedule=plan, node=node, skew=skew, max_late=max_late, catch_up=catch_up
+        options=options, schedule=plan, node=node, skew=skew, max_late=max_late, catch_up=catch_up
     )
 
 

@@ -11,8 +11,7 @@ from ifmaster import ledger
 from ifmaster.ledger import LedgerError
 from ifmaster.main import main
 from ifmaster.model import Interface
-from tests.conftest import Executed
-from tests.fakes import FakeLedger, iface
+from tests.support.fakes import Executed, FakeLedger, iface
 from tests.unit.test_history import ran
 
 pytestmark = pytest.mark.usefixtures("no_exec")
@@ -28,7 +27,7 @@ def store(monkeypatch: pytest.MonkeyPatch) -> FakeLedger:
     base = now - now % 60 - 600
     for i in range(5):
         ran(s, base + 60 * i, status=0 if i != 2 else 4, schedule="every 60s")
-    monkeypatch.setattr(ledger, "open_ledger", lambda url, **kw: s if url else None)
+    monkeypatch.setattr(ledger, "open_ledger", lambda options, environ=None: s)
     monkeypatch.delenv("IF_MASTER_LEDGER", raising=False)
     monkeypatch.setenv("IF_MASTER_VIP", "not-a-vip")  # ignored by the modes
     return s

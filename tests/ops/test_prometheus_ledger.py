@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from ifmaster.ledger import history
-from tests.fakes import FakeLedger
-from tests.ops.opslib import EXAMPLES, require_tool
+from tests.support.fakes import FakeLedger
+from tests.support.opslib import EXAMPLES, require_tool
 
 PROM = EXAMPLES / "prometheus"
 RULES = PROM / "if-master-ledger.rules.yml"

@@ -11,7 +11,7 @@ import pytest
 from ifmaster import slot
 from ifmaster.ledger import history
 from ifmaster.ledger.records import Record, iso_ms
-from tests.fakes import FakeLedger
+from tests.support.fakes import FakeLedger
 
 T0 = 1_800_000_000.0  # a whole multiple of 10 s: slots of --every 10s fall on it
 EVERY = "every 10s"

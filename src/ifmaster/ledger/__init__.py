@@ -18,30 +18,44 @@ the caller runs nothing. Bad values (the URL, a node name) are ValueError naming
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
-from .etcd import DEFAULT_DEADLINE, MAX_DEADLINE, MIN_DEADLINE, EtcdLedger
-from .records import Claim, LedgerError, Record, validate_node
+from ..limits import DEFAULT_LEDGER_TIMEOUT as DEFAULT_DEADLINE
+from .etcd import EtcdLedger
+from .records import Claim, LedgerError, LedgerOptions, Record, validate_node
 from .url import LedgerUrl, parse_url
 
 #: The etcd store, under its first name.
 Ledger = EtcdLedger
 
 
-def open_ledger(url: str | None, **options: Any) -> EtcdLedger | None:
-    """The store ``url`` (or IF_MASTER_LEDGER) names, with its options; None when neither
-    is set. The one place that picks a backend by the URL's scheme."""
-    return EtcdLedger.from_options(url, **options)
+def open_ledger(options: LedgerOptions, environ: Mapping[str, str] | None = None) -> EtcdLedger:
+    """The store ``options.url`` names, its password and TLS files read: the one place that
+    picks a backend by the URL's scheme. LedgerError (``config``) when a file is bad."""
+    try:
+        led = EtcdLedger.from_options(
+            options.url,
+            deadline=options.deadline,
+            ca=options.ca,
+            cert=options.cert,
+            key=options.key,
+            user=options.user,
+            password_file=options.password_file,
+            environ=environ,
+        )
+    except ValueError as e:  # a half-given pair, a bad URL or deadline: the CLI checks first
+        raise LedgerError("config", f"ledger: {e}") from None
+    assert led is not None  # the URL is given
+    return led
 
 
 __all__ = [
     "DEFAULT_DEADLINE",
-    "MAX_DEADLINE",
-    "MIN_DEADLINE",
     "Claim",
     "EtcdLedger",
     "Ledger",
     "LedgerError",
+    "LedgerOptions",
     "LedgerUrl",
     "Record",
     "open_ledger",

@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..errors import printable
+from ..limits import DEFAULT_MAX_LATE, DEFAULT_ROWS, DEFAULT_SINCE
 from ..slot import Schedule, due, from_spec, parse_iso
 from .records import LedgerError, Stored
 
@@ -37,9 +38,6 @@ LATE_AFTER = 10.0
 START_GRACE = 15.0
 #: Due slots one history computes at most (the newest): bounds a long window of a short period.
 MAX_DUE = 10000
-#: Rows --history prints by default, and at most.
-DEFAULT_ROWS = 50
-MAX_ROWS = 10000
 #: Which results make a monitoring check fail (exit 1).
 BAD = frozenset({"missed", "failed", "died"})
 RESULTS = ("ok", "late", "running", "unknown", "failed", "died", "missed", "foreign")
@@ -461,6 +459,7 @@ def since_iso(t: float) -> str:
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .backend import Backend
+    from .records import LedgerOptions
 
 
 def task_history(
@@ -586,8 +585,6 @@ def _label(text: str) -> str:
 
 # -- the modes: --history, --status, --release ---------------------------------------
 
-#: How far back --history and --status look by default, in seconds.
-DEFAULT_SINCE = 86400
 #: --release's statuses beyond 0: nothing held the slot, or it changed since shown.
 RELEASE_REFUSED = 1
 
@@ -622,7 +619,7 @@ class View:
         node: str | None = None,
         as_json: bool = False,
         timeline: bool = False,
-        max_late: float = 60.0,
+        max_late: float = DEFAULT_MAX_LATE,
         schedule: Schedule | None = None,
         metrics_dir: str | None = None,
     ) -> None:
@@ -691,6 +688,28 @@ def run(
     return release(store, view.task, view.slot, now=now, write=write)
 
 
+def main(view: View, options: LedgerOptions) -> int:
+    """A mode from the command line: open the store, run, print to stdout; a ledger that
+    cannot be opened or read is IfMasterError (125, one line naming why)."""
+    import os
+    import sys
+    import time
+
+    from .. import status
+    from ..errors import IfMasterError
+    from . import open_ledger
+
+    colour = use_colour(sys.stdout is not None and sys.stdout.isatty(), os.environ)
+    try:
+        store = open_ledger(options)
+        return run(view, store, now=time.time(), write=writer(), colour=colour)
+    except LedgerError as e:
+        text = str(e)  # its own texts start with "ledger: " already: say it once
+        raise IfMasterError(
+            status.FAILURE, text if text.startswith("ledger") else f"ledger: {text}"
+        ) from None
+
+
 def release(store: Backend, task: str, slot: str, *, now: float, write: Any) -> int:
     """Show the slot's claim, then delete its key only if it is still that claim."""
     held = find(store, task, slot)
@@ -743,8 +762,8 @@ def writer(fd: int = 1) -> Any:
 
 __all__ = [
     "BAD",
-    "DEFAULT_SINCE",
     "View",
+    "main",
     "release",
     "run",
     "writer",
@@ -754,9 +773,7 @@ __all__ = [
     "overview",
     "render_metrics",
     "task_history",
-    "DEFAULT_ROWS",
     "LATE_AFTER",
-    "MAX_ROWS",
     "RESULTS",
     "Row",
     "Summary",

@@ -1,6 +1,6 @@
 """Measure what a running job's liveness record costs in etcd traffic (not a test; as root).
 
-``PYTHONPATH=. .venv/bin/python tests/ledger/measure_liveness.py``: runs one guarded
+``.venv/bin/python bench/ledger_liveness.py``: runs one guarded
 ``sleep 30`` with --ledger through the installed script on a real 3-member cluster and
 prints, from every member's /metrics, the raft proposals committed and the gRPC calls
 handled during the run, beside a guarded ``true`` (claim and end only); and the reads
@@ -9,14 +9,18 @@ handled during the run, beside a guarded ``true`` (claim and end only); and the 
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from tests import etcdlib
-from tests.netnslib import IF_MASTER, Netns
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the checkout's tests.support (no pytest needed)
+
+from tests.support import etcdlib  # noqa: E402
+from tests.support.netnslib import IF_MASTER, Netns  # noqa: E402
 
 VIP = "10.77.0.250"
 SCRAPE = (
@@ -56,6 +60,7 @@ def guarded(c: etcdlib.Cluster, ns: Netns, task: str, *cmd: str) -> dict[str, fl
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     with tempfile.TemporaryDirectory() as d, etcdlib.cluster(Path(d)) as c:
         ns = c.client()
         ns.ip("addr", "add", f"{VIP}/32", "dev", "eth0")

@@ -37,6 +37,14 @@ def iface(
     )
 
 
+class Executed(BaseException):
+    """Raised instead of exec (like exec, nothing catches it): the test sees what would run."""
+
+    def __init__(self, argv: list[str]) -> None:
+        super().__init__(argv)
+        self.argv = argv
+
+
 class FakeLedger:
     """An in-memory store implementing ifmaster.ledger.backend.Backend, for unit tests."""
 

@@ -98,6 +98,18 @@ def test_slots_before_the_oldest_held_are_not_missed() -> None:
     ]
 
 
+def test_a_task_that_stopped_before_the_window_misses_every_slot_of_it() -> None:
+    s = FakeLedger()
+    ran(s, T0)  # its last run, long before the window
+    got = history.task_history(s, "job", now=T0 + 1000, since=T0 + 900, max_late=30)
+    assert [r.result for r in got] == ["missed"] * 7  # T0+900 .. T0+960
+    assert s.reads == 2
+    # ... and with a run before the window, the window's first slots count too.
+    ran(s, T0 + 950)
+    got = history.task_history(s, "job", now=T0 + 1000, since=T0 + 900, max_late=30)
+    assert [r.slot for r in got if r.result == "missed"][-1] == slot_iso(T0 + 900)
+
+
 def test_a_young_claim_without_liveness_is_unknown_not_died() -> None:
     s = FakeLedger()
     ran(s, T0, took=None)
@@ -269,7 +281,7 @@ def test_history_reads_once_and_bounded() -> None:
     for i in range(50):
         ran(s, T0 + 10 * i)
     got = history.task_history(s, "job", now=T0 + 500, since=T0 - 1, max_late=30, limit=10)
-    assert s.reads == 1
+    assert s.reads == 2  # the window, and the newest slot before it
     # The read stopped at its limit: the older slots are not reported missed.
     assert [r.result for r in got] == ["ok"] * 10
 

@@ -8,7 +8,8 @@ A slot's RESULT, worst first:
 
 - ``missed``: the schedule says it was due, nobody claimed it, and ``max_late`` (the
   guard's ``--max-late``, after which no run may claim it) has passed; counted from the
-  oldest slot the window holds (a task installed an hour ago has no earlier misses);
+  window's start when the task has a slot before it, else from its oldest slot (a task
+  installed an hour ago has no earlier misses);
 - ``died``: claimed, no end recorded, and its runner's liveness record is gone (the guard
   that claims it keeps one alive while the job runs, see ``liveness.py``);
 - ``failed``: ended with a non-zero status (a signal is 128 + its number, as the shell);
@@ -219,22 +220,28 @@ def rows(
     since: float,
     max_late: float,
     schedule: Schedule | None = None,
+    before: Stored | None = None,
+    truncated: bool = False,
 ) -> list[Row]:
     """Every slot in ``[since, now]``, newest first: the stored ones and, when a schedule
-    is known (given, else the records'), each due slot nobody claimed within ``max_late``.
+    is known (given, else the records', else that of ``before``, the newest slot before
+    the window), each due slot nobody claimed within ``max_late``.
 
-    Due slots older than the oldest stored one are not counted (see below); with no
-    stored slot at all, every due slot in the window is.
+    Due slots count from ``since`` when the task has a slot before the window; else from
+    the oldest one held (a task installed an hour ago has no earlier misses); and from
+    the oldest one held when the read stopped at its limit (``truncated``: it knows
+    nothing older).
     """
-    plan = schedule or schedule_of(stored)
+    plan = schedule or schedule_of(stored) or schedule_of([] if before is None else [before])
     out = [row(s, now=now, schedule=plan) for s in stored]
     if plan is not None:
         seen = {s.slot for s in stored}
-        # Due slots count from the oldest one held: before it the task may not have
-        # existed (a new task is not 24 hours of missed slots), and a read cut at its
-        # limit knows nothing older.
         oldest = next((t for t in map(_ts, (s.slot for s in stored)) if t is not None), None)
-        frm = since if oldest is None else max(since, oldest)
+        frm = since
+        if oldest is not None and (truncated or before is None):
+            frm = max(since, oldest)
+        elif oldest is None and before is None:
+            frm = now  # nothing held at all: nothing known to be due
         for t in due(plan, frm, now - max_late, MAX_DUE):
             iso = t.strftime("%Y-%m-%dT%H:%M:%SZ")
             if iso not in seen:
@@ -472,8 +479,12 @@ def task_history(
     schedule: Schedule | None = None,
     limit: int = MAX_DUE,
 ) -> list[Row]:
-    """One bounded read of ``task``'s slots since ``since``, as rows, newest first."""
-    stored = store.read(task, since=since_iso(since), limit=limit)
+    """Two bounded reads, as rows, newest first: ``task``'s slots since ``since``, and the
+    newest one before (a task that stopped running before the window still has its
+    schedule, and every slot of the window is then missed)."""
+    start = since_iso(since)
+    stored = store.read(task, since=start, limit=limit)
+    before = store.read(task, until=start, limit=1)
     return rows(
         stored,
         task=task,
@@ -481,6 +492,8 @@ def task_history(
         since=since,
         max_late=max_late,
         schedule=schedule,
+        before=before[-1] if before else None,
+        truncated=len(stored) >= limit,
     )
 
 

@@ -144,6 +144,18 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
         except ValueError as e:
             self.fail(str(e), param, ctx)
 
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[click.shell_completion.CompletionItem]:
+        """The tasks the ledger holds, when --ledger (or IF_MASTER_LEDGER) names one."""
+        from click.shell_completion import CompletionItem
+
+        from .ledger.history import complete_tasks
+
+        url = ctx.params.get("ledger")
+        names = complete_tasks(url, incomplete) if isinstance(url, str) else []
+        return [CompletionItem(n) for n in names]
+
 
 #: --help's sections, in order, by parameter name: 33 options in one list are hard to scan
 #: at 3 a.m. (a test checks that every option is in exactly one). Written here rather than

@@ -299,3 +299,20 @@ def test_release_deletes_exactly_one_slot_and_refuses_a_changed_claim(
                         "revision": old})  # fmt: skip
     assert reply == {"ok": True, "released": False}
     assert f"/if-master/backup/{ok}" in keys(cluster, node, f"/if-master/backup/{ok}")
+
+
+def test_shell_completion_names_the_ledgers_tasks(node: Netns, runs: dict[str, Any]) -> None:
+    def complete(words: str, url: str) -> list[str]:
+        env = {**os.environ, "_IF_MASTER_COMPLETE": "bash_complete", "IF_MASTER_LEDGER": url,
+               "COMP_WORDS": words, "COMP_CWORD": str(len(words.split()) - 1)}  # fmt: skip
+        env.pop("IF_MASTER_VIP", None)
+        r = node.run([IF_MASTER], env=env, timeout=30)
+        assert r.returncode == 0, r.stderr
+        return [line for line in r.stdout.splitlines() if line]
+
+    assert complete("if-master --history b", runs["url"]) == ["plain,backup"]
+    assert complete("if-master --history x", runs["url"]) == []
+    # A ledger that does not answer: no names, quickly, and no error on the prompt.
+    t = time.monotonic()
+    assert complete("if-master --history b", "etcd://10.77.0.99:2379/if-master") == []
+    assert time.monotonic() - t < 5

@@ -723,6 +723,24 @@ def main(view: View, options: LedgerOptions) -> int:
         ) from None
 
 
+#: Seconds shell completion may wait for the ledger: a prompt must not hang.
+COMPLETE_DEADLINE = 0.5
+
+
+def complete_tasks(url: str, incomplete: str) -> list[str]:
+    """Task names under the ledger's prefix that start with ``incomplete``, for shell
+    completion; none when the ledger cannot be read within COMPLETE_DEADLINE (quietly:
+    a completion has no stderr to speak on). Credentials come from the environment."""
+    from . import open_ledger
+    from .records import LedgerOptions
+
+    try:
+        store = open_ledger(LedgerOptions(url=url, deadline=COMPLETE_DEADLINE))
+        return [t for t in store.tasks() if t.startswith(incomplete)]
+    except (LedgerError, ValueError):
+        return []
+
+
 def release(store: Backend, task: str, slot: str, *, now: float, write: Any) -> int:
     """Show the slot's claim, then delete its key only if it is still that claim."""
     held = find(store, task, slot)
@@ -776,6 +794,7 @@ def writer(fd: int = 1) -> Any:
 __all__ = [
     "BAD",
     "View",
+    "complete_tasks",
     "main",
     "release",
     "run",

@@ -628,6 +628,8 @@ def _view(modes: dict[str, Any], params: dict[str, Any]) -> int:
         raise click.UsageError(f"{stray[0]} does not go with {mode} (it only reads the ledger)")
     if params["command"]:
         raise click.UsageError(f"{mode} runs no command (it only reads the ledger)")
+    if modes["timeline"] and params["as_json"]:
+        raise click.UsageError("--timeline and --json are two outputs: give one")
     try:
         since = float(slot.parse_duration(modes["since"])) if modes["since"] else None
         plan: slot.Schedule | None = None

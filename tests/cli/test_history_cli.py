@@ -94,6 +94,8 @@ def test_an_unreadable_ledger_is_125_one_line(
         ([*URL, "--release", "job", "2026-01-01T00:00:00Z", "--json"], "--json does not go"),
         (["--vip", "10.0.0.100", "--since", "1h", "--", "true"], "--since goes with --history"),
         ([*URL, "--history", "job", "--every", "1m", "--schedule", "* * * * *"], "one of"),
+        ([*URL, "--history", "job", "--timeline", "--json"], "two outputs"),
+        (["--ledger", "", "--history", "job"], "is empty"),
     ],
 )
 def test_bad_input_is_125_one_line(

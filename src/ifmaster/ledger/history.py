@@ -25,6 +25,7 @@ A slot's RESULT, worst first:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -442,7 +443,7 @@ def _paint(result: str, text: str, colour: bool) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if colour and code else text
 
 
-def use_colour(isatty: bool, environ: dict[str, str] | Any) -> bool:
+def use_colour(isatty: bool, environ: Mapping[str, str]) -> bool:
     """Colours only on a terminal, and never with NO_COLOR set (https://no-color.org)."""
     return isatty and not environ.get("NO_COLOR") and environ.get("TERM") != "dumb"
 
@@ -655,7 +656,7 @@ def run(
     store: Backend,
     *,
     now: float,
-    write: Any,
+    write: Callable[[str], None],
     colour: bool = False,
 ) -> int:
     """Run a mode: print through ``write(text)``, return the exit status (0 all ok, 1 a
@@ -741,7 +742,9 @@ def complete_tasks(url: str, incomplete: str) -> list[str]:
         return []
 
 
-def release(store: Backend, task: str, slot: str, *, now: float, write: Any) -> int:
+def release(
+    store: Backend, task: str, slot: str, *, now: float, write: Callable[[str], None]
+) -> int:
     """Show the slot's claim, then delete its key only if it is still that claim."""
     held = find(store, task, slot)
     key = store.key(task, slot)
@@ -772,7 +775,7 @@ def _textfile(metrics_dir: str, text: str) -> None:
     write_textfile(metrics_dir, METRICS_FILE, text)
 
 
-def writer(fd: int = 1) -> Any:
+def writer(fd: int = 1) -> Callable[[str], None]:
     """A ``write(text)`` that puts lines on ``fd``; output that cannot be written is
     IfMasterError (125): a check whose answer was lost has no answer."""
     import os

@@ -123,6 +123,8 @@ class Outcomes:
 
     def failed(self, message: str) -> None:
         """if-master itself failed (exit 125): unreadable interfaces, a ledger, a start."""
+        if self.alive is not None:  # a claimed run that never started: not running
+            self.alive.stop()
         if self.audit:
             self.audit.failed(message)
         self._metrics_check(kinds.ERROR)

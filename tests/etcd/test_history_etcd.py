@@ -179,6 +179,11 @@ def test_history_shows_each_result_exactly(
     for slot, d in got.items():
         if slot not in ours and slot != runs["foreign"]:
             assert d["result"] == "missed" and (slot > max(ours) or slot < min(ours)), d
+    # The only liveness record left is the running job's: the others were revoked at
+    # their end, or expired with their dead guard.
+    running = next(s for s, w in runs["slots"].items() if w == "running")
+    alive = [k for k in keys(cluster, node, "/if-master/backup/") if k.endswith("/alive")]
+    assert alive == [f"/if-master/backup/{running}/alive"]
     failed = next(d for d in got.values() if d["status"] == 3)
     assert failed["node"] == "alpha" and failed["end"] and failed["fence"] > 0
     # The fence is the key's create_revision, as etcd itself says.

@@ -164,7 +164,15 @@ def _act(
         watched = _watched(request, events) if events is not None and not catching_up else None
         from .watch import supervise
 
-        return supervise(action, request, verdict, watched=watched, say=say, on_end=outcomes.ended)
+        return supervise(
+            action,
+            request,
+            verdict,
+            watched=watched,
+            say=say,
+            on_end=outcomes.ended,
+            periodic=outcomes.beat if outcomes.alive is not None else None,
+        )
     finally:
         if lock is not None:  # the supervisor has reaped the job's tree by now
             lock.release()
@@ -256,6 +264,7 @@ def _claim(action: Action, store: Ledger, slot: Slot, catching_up: bool) -> Clai
     import time
 
     from .ledger import LedgerError
+    from .slot import spec
 
     claiming = action.claiming
     assert claiming is not None and action.task is not None  # the CLI requires the task
@@ -266,7 +275,14 @@ def _claim(action: Action, store: Ledger, slot: Slot, catching_up: bool) -> Clai
         # unclaimed slot, so a master that was down at the tick no longer means a miss.
         time.sleep(max(0.0, catch_up_due(slot, claiming.catch_up) - _now()))
     try:
-        return store.claim(action.task, slot.iso, node=claiming.node, pid=os.getpid(), start=_now())
+        return store.claim(
+            action.task,
+            slot.iso,
+            node=claiming.node,
+            pid=os.getpid(),
+            start=_now(),
+            schedule=spec(claiming.schedule),
+        )
     except LedgerError as e:
         raise IfMasterError(status.FAILURE, _ledger_text(e)) from None
 

@@ -16,6 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .audit import Audit
     from .ledger import Claim, Ledger
+    from .ledger.liveness import Liveness
 
 
 class Outcomes:
@@ -31,6 +32,7 @@ class Outcomes:
         self.metrics_dir = action.metrics_dir if action.task else None
         self.ledger: Ledger | None = None  # with claim: the slot the run's end goes into
         self.claim: Claim | None = None
+        self.alive: Liveness | None = None  # the claimed slot's liveness record, while it runs
         self.started_at = 0.0  # wall clock, for the metrics file
         self.started_mono = 0.0
 
@@ -61,6 +63,18 @@ class Outcomes:
         """The ledger granted the slot: the run's end goes into ``claim``'s record."""
         self.ledger = ledger
         self.claim = claim
+        from .ledger.liveness import Liveness
+
+        # Kept alive while the job runs (beat()), so a history tells running from died.
+        self.alive = Liveness(ledger)
+        self.alive.start(claim)
+
+    def beat(self) -> float | None:
+        """The supervisor's periodic call: refresh the liveness record; seconds to the next."""
+        if self.alive is None:
+            return None
+        self.alive.beat()
+        return self.alive.due()
 
     def started(self, verdict: Verdict, caught_up: bool = False) -> None:
         """The command starts now (exec, or a supervised child); ``caught_up``: its slot
@@ -85,6 +99,8 @@ class Outcomes:
         import os
         import time
 
+        if self.alive is not None:
+            self.alive.stop()
         if self.audit is not None:
             self.audit.ended(self.action.command, how, lost)
         if self.claim is not None and self.ledger is not None:
@@ -107,6 +123,8 @@ class Outcomes:
 
     def failed(self, message: str) -> None:
         """if-master itself failed (exit 125): unreadable interfaces, a ledger, a start."""
+        if self.alive is not None:  # a claimed run that never started: not running
+            self.alive.stop()
         if self.audit:
             self.audit.failed(message)
         self._metrics_check(kinds.ERROR)

@@ -28,7 +28,7 @@ from ..limits import DEFAULT_LEDGER_TIMEOUT, MAX_LEDGER_TIMEOUT, MIN_LEDGER_TIME
 from ..slot import check_seconds, parse_iso
 from ..task import validate_task
 from . import reply
-from .records import Claim, LedgerError, Record, bounded, iso_ms, validate_node
+from .records import Claim, LedgerError, Record, Stored, bounded, iso_ms, validate_node
 from .secret import (
     ENV_PASSWORD,
     ENV_URL,
@@ -45,6 +45,18 @@ T = TypeVar("T")
 
 # gRPC codes etcd's gateway returns that mean "this member cannot serve now, try another".
 _RETRY_CODES = frozenset({1, 4, 13, 14})  # cancelled, deadline, internal, unavailable
+
+#: Slots one read returns at most (the newest), and the page size it reads them in.
+MAX_READ = 10000
+READ_PAGE = 500
+#: Tasks one listing names at most; beyond, LedgerError (name the task instead).
+MAX_TASKS = 1000
+# Pages of keys that are not slots (liveness records, other writers' keys) a read tolerates.
+MAX_EXTRA_PAGES = 4
+#: Bytes of a value that is not ours kept for display.
+MAX_RAW = 200
+#: The last part of a slot's liveness record's key.
+ALIVE_KEY = "alive"
 
 
 def _b64(s: str) -> str:
@@ -155,7 +167,16 @@ class EtcdLedger:
 
     # -- the two writes ----------------------------------------------------------------
 
-    def claim(self, task: str, slot: str, *, node: str, pid: int, start: float) -> Claim:
+    def claim(
+        self,
+        task: str,
+        slot: str,
+        *,
+        node: str,
+        pid: int,
+        start: float,
+        schedule: str | None = None,
+    ) -> Claim:
         """Create ``PREFIX/TASK/SLOT`` if it does not exist; who holds it either way.
 
         One transaction: compare ``create_revision == 0``, then put our record, else read
@@ -163,7 +184,9 @@ class EtcdLedger:
         finds its own record (same node, PID, start) and counts as won.
         """
         k = self.key(task, slot)
-        mine = Record(node=validate_node(node), start=iso_ms(start), pid=int(pid))
+        mine = Record(
+            node=validate_node(node), start=iso_ms(start), pid=int(pid), schedule=schedule
+        )
         reply = self._txn(k, create_revision=0, put=mine.to_json())
         if reply["succeeded"]:
             rev = reply["revision"]
@@ -183,7 +206,14 @@ class EtcdLedger:
         if not claim.won:
             raise ValueError(f"{claim.key} was not claimed by us: no end to record")
         h = claim.holder
-        done = Record(node=h.node, start=h.start, pid=h.pid, end=iso_ms(end), status=status)
+        done = Record(
+            node=h.node,
+            start=h.start,
+            pid=h.pid,
+            end=iso_ms(end),
+            status=status,
+            schedule=h.schedule,
+        )
         reply = self._txn(claim.key, create_revision=claim.revision, put=done.to_json())
         if reply["succeeded"]:
             claim.holder = done
@@ -388,6 +418,174 @@ class EtcdLedger:
             raise LedgerError("unreachable", f"{where}: {msg}")
         raise LedgerError("protocol", f"ledger: {where} answered {path}: {msg}")
 
+    # -- reads, release and liveness (history, status, --release, the running guard) ---
+    #
+    # Appended as one block: a slot's key is ``PREFIX/TASK/SLOT``; its runner's liveness
+    # record, ``PREFIX/TASK/SLOT/alive``, sorts right after it and is never taken for a slot.
+
+    def read(
+        self,
+        task: str,
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = MAX_READ,
+    ) -> list[Stored]:
+        """The task's slots in ``[since, until)``, oldest first: the newest ``limit`` of them.
+
+        Bounded: pages of READ_PAGE keys, newest first, until ``limit`` slots are read or
+        the range ends. Each slot says whether its liveness record is there (``alive``).
+        """
+        base = f"{self.url.prefix}/{validate_task(task)}/"
+        for bound in (since, until):
+            if bound is not None:
+                parse_iso(bound)
+        start = base + (since or "")
+        end = base + until if until is not None else _prefix_end(base)
+        slots: list[Stored] = []
+        alive: dict[str, str] = {}
+        for _page in range(limit // READ_PAGE + MAX_EXTRA_PAGES):
+            body = self._post(
+                "/v3/kv/range",
+                {
+                    "key": _b64(start),
+                    "range_end": _b64(end),
+                    "limit": READ_PAGE,
+                    "sort_order": "DESCEND",
+                    "sort_target": "KEY",
+                },
+            )
+            try:
+                kvs = reply.lst(body.get("kvs", []), "kvs")
+                for kv in kvs:
+                    kv = reply.obj(kv, "kv")
+                    key = reply.b64(kv.get("key"), "kv.key").decode("utf-8", "replace")
+                    end = key  # the next page ends (exclusive) where this one did
+                    name, sep, tail = key[len(base) :].partition("/")
+                    value = reply.b64(kv.get("value", ""), "kv.value")
+                    if sep:
+                        if tail == ALIVE_KEY:
+                            alive[name] = value.decode("ascii", "replace")
+                        continue  # any other key under a slot is not a slot
+                    if len(slots) < limit:
+                        slots.append(
+                            Stored(
+                                task=task,
+                                slot=name,
+                                record=_ours(value),
+                                raw=value[:MAX_RAW].decode("utf-8", "replace"),
+                                revision=reply.integer(
+                                    kv.get("create_revision"), "kv.create_revision"
+                                ),
+                            )
+                        )
+                more = bool(body.get("more")) and bool(kvs)
+            except (AttributeError, KeyError, TypeError, ValueError) as e:
+                raise LedgerError("protocol", f"ledger: unexpected range reply ({e!r})") from None
+            if not more or len(slots) >= limit:
+                break
+        for s in slots:
+            s.alive = alive.get(s.slot) == str(s.revision)
+        slots.reverse()
+        return slots
+
+    def tasks(self) -> list[str]:
+        """Every task with a key under the prefix, sorted: one keys-only read of one key
+        per task (each skips past the task's keys), at most MAX_TASKS."""
+        base = f"{self.url.prefix}/"
+        start, end = base, _prefix_end(base)
+        names: list[str] = []
+        for _ in range(MAX_TASKS + MAX_EXTRA_PAGES):
+            body = self._post(
+                "/v3/kv/range",
+                {"key": _b64(start), "range_end": _b64(end), "limit": 1, "keys_only": True},
+            )
+            try:
+                kvs = reply.lst(body.get("kvs", []), "kvs")
+                if not kvs:
+                    return names
+                first = reply.obj(kvs[0], "kv")
+                key = reply.b64(first.get("key"), "kv.key").decode("utf-8", "replace")
+            except (AttributeError, IndexError, KeyError, TypeError, ValueError) as e:
+                raise LedgerError("protocol", f"ledger: unexpected range reply ({e!r})") from None
+            name, sep, _ = key[len(base) :].partition("/")
+            if not sep:  # PREFIX/NAME itself: not a task's slot
+                start = key + "\0"
+                continue
+            try:
+                names.append(validate_task(name))
+            except ValueError:
+                pass  # not a task of ours: another writer's key
+            if len(names) > MAX_TASKS:
+                break
+            start = _prefix_end(f"{base}{name}/")
+        raise LedgerError(
+            "limit", f"ledger: more than {MAX_TASKS} tasks under {self.url.prefix}: name one"
+        )
+
+    def release(self, task: str, slot: str, *, revision: int) -> bool:
+        """Delete the slot's key, and only it, if it is still the claim ``revision`` names
+        (its create_revision); False, nothing deleted, when it changed or is gone."""
+        k = _b64(self.key(task, slot))
+        body = self._post(
+            "/v3/kv/txn",
+            {
+                "compare": [
+                    {
+                        "key": k,
+                        "target": "CREATE",
+                        "result": "EQUAL",
+                        "create_revision": str(int(revision)),
+                    }
+                ],
+                "success": [{"request_delete_range": {"key": k}}],
+            },
+        )
+        try:
+            if not reply.succeeded(body):
+                return False
+            first = reply.obj(reply.lst(body.get("responses"), "responses")[0], "responses[0]")
+            deleted = reply.obj(first.get("response_delete_range"), "response_delete_range")
+            return reply.integer(deleted.get("deleted", "0"), "deleted", lo=0) == 1
+        except (KeyError, IndexError, TypeError, ValueError) as e:
+            raise LedgerError("protocol", f"ledger: unexpected txn reply ({e!r})") from None
+
+    def alive_key(self, claim: Claim) -> str:
+        """Where a won claim's runner keeps its liveness record."""
+        return f"{claim.key}/{ALIVE_KEY}"
+
+    def grant(self, ttl: int) -> int:
+        """A new lease of ``ttl`` seconds; its ID."""
+        body = self._post("/v3/lease/grant", {"TTL": str(int(ttl))})
+        try:
+            return reply.integer(body.get("ID"), "ID")
+        except (KeyError, TypeError, ValueError) as e:
+            raise LedgerError("protocol", f"ledger: unexpected lease reply ({e!r})") from None
+
+    def keep_alive(self, lease: int) -> int:
+        """Refresh a lease; its TTL now (0: it had expired, and its keys are gone)."""
+        body = self._post("/v3/lease/keepalive", {"ID": str(lease)})
+        try:
+            result = reply.obj(body.get("result", body), "result")
+            return reply.integer(result.get("TTL", "0"), "TTL", lo=0)
+        except (AttributeError, TypeError, ValueError) as e:
+            raise LedgerError("protocol", f"ledger: unexpected lease reply ({e!r})") from None
+
+    def revoke(self, lease: int) -> None:
+        """End a lease now: its keys go with it."""
+        self._post("/v3/lease/revoke", {"ID": str(lease)})
+
+    def put_alive(self, claim: Claim, lease: int) -> None:
+        """Write the claim's liveness record (its revision) attached to ``lease``."""
+        self._post(
+            "/v3/kv/put",
+            {
+                "key": _b64(self.alive_key(claim)),
+                "value": _b64(str(claim.revision)),
+                "lease": str(lease),
+            },
+        )
+
 
 def _as_is(body: dict[str, Any]) -> dict[str, Any]:
     return body
@@ -408,3 +606,14 @@ def _body(resp: Any, where: str) -> bytes:
     if len(raw) > reply.MAX_REPLY:
         raise LedgerError("protocol", f"{where}: reply over {reply.MAX_REPLY} bytes")
     return raw
+
+
+def _prefix_end(prefix: str) -> str:
+    """The range end covering every key that starts with ``prefix`` (ours end in '/')."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def _ours(value: bytes) -> Record | None:
+    """The record a value holds when it is ours (a JSON object with node, start, pid)."""
+    record = Record.from_json(value)  # strict, bounded, never raises
+    return None if record.start == "?" and record.pid == 0 else record

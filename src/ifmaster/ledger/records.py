@@ -15,6 +15,7 @@ from ..errors import cut, printable, shown
 MAX_NODE_LEN = 255
 _MAX_TIME_LEN = 64  # an ISO 8601 time, with room for another writer's form
 _MAX_RAW = 80  # characters of a value we did not write, shown escaped
+_MAX_SCHEDULE = 256  # a schedule spec as slot.spec() writes it, with its time zone
 
 
 class LedgerError(Exception):
@@ -88,9 +89,14 @@ class LedgerOptions:
 
 
 class Record:
-    """What a slot's key holds: who claimed it, when, their PID; end and status once done."""
+    """What a slot's key holds: who claimed it, when, their PID; end and status once done.
 
-    __slots__ = ("end", "node", "pid", "start", "status")
+    ``schedule`` names the task's schedule as the claimer knew it (``slot.spec()``: "every
+    2s", "cron 30 2 * * * Europe/Berlin"), so a history knows which slots were due; None
+    in records written before it existed.
+    """
+
+    __slots__ = ("end", "node", "pid", "schedule", "start", "status")
 
     def __init__(
         self,
@@ -100,15 +106,19 @@ class Record:
         pid: int,
         end: str | None = None,
         status: int | None = None,
+        schedule: str | None = None,
     ) -> None:
         self.node = node
         self.start = start  # ISO 8601 UTC with milliseconds, as written
         self.pid = pid
         self.end = end
         self.status = status
+        self.schedule = schedule
 
     def to_json(self) -> str:
         d: dict[str, Any] = {"node": self.node, "start": self.start, "pid": self.pid}
+        if self.schedule is not None:
+            d["schedule"] = self.schedule
         if self.end is not None:
             d["end"] = self.end
             d["status"] = self.status
@@ -132,6 +142,7 @@ class Record:
                 pid: Any = d.get("pid")
                 end: Any = d.get("end")
                 status: Any = d.get("status")
+                schedule: Any = d.get("schedule")
                 if (
                     _text(node, MAX_NODE_LEN)
                     and _text(start, _MAX_TIME_LEN)
@@ -145,6 +156,8 @@ class Record:
                         pid=int(pid),
                         end=None if end is None else str(end),
                         status=None if status is None else int(status),
+                        # A schedule we cannot show whole is not one a history can use.
+                        schedule=schedule if _text(schedule, _MAX_SCHEDULE) else None,
                     )
         except ValueError:  # not UTF-8, not JSON, too deep: another writer's bytes
             pass
@@ -193,13 +206,23 @@ class Stored:
     holds them, escaped and bounded by whoever prints them).
     """
 
-    __slots__ = ("raw", "record", "revision", "slot", "task")
+    __slots__ = ("alive", "raw", "record", "revision", "slot", "task")
 
     def __init__(
-        self, *, task: str, slot: str, record: Record | None, raw: str, revision: int
+        self,
+        *,
+        task: str,
+        slot: str,
+        record: Record | None,
+        raw: str,
+        revision: int,
+        alive: bool | None = None,
     ) -> None:
         self.task = task
         self.slot = slot  # ISO 8601 UTC, as in the key
         self.record = record
         self.raw = raw
         self.revision = revision  # the claim's fencing token (etcd: its create_revision)
+        # The runner's liveness record (see liveness.py): True while it is kept alive,
+        # False when it is gone (or never was), None when the store keeps none.
+        self.alive = alive

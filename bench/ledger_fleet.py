@@ -6,7 +6,7 @@ Run as root from a checkout, after ./test.sh:
     .venv/bin/python bench/ledger_fleet.py fleet --tasks 100,500,1000 --nodes 2,3,5 [--rounds 3]
     .venv/bin/python bench/ledger_fleet.py auth [--claims 200]
 
-Both build the test lab of tests/etcdlib.py: a real 3-member etcd in network namespaces on
+Both build the test lab of tests/support/etcdlib.py: a real 3-member etcd in network namespaces on
 10.77.0.0/24 (nothing leaves the machine; everything is removed afterwards), members run
 as docs/ledger-retention.md asks (periodic auto-compaction, a quota).
 
@@ -272,7 +272,7 @@ def main() -> int:
     if args.mode is None:
         p.error("give fleet or auth")
     sys.path.insert(0, str(ROOT))
-    from tests import etcdlib
+    from tests.support import etcdlib
 
     with tempfile.TemporaryDirectory(prefix="ledger-fleet-") as tmp:
         with etcdlib.cluster(Path(tmp) / "lab") as lab:

@@ -8,7 +8,7 @@ Run as root from a checkout, after ./test.sh:
     .venv/bin/python bench/ledger_years.py backlog [--slots 100000]
 
 Each run starts one single-member etcd on loopback in a network namespace of its own
-(tests/etcdlib.solo: nothing leaves the machine; the namespace, the process and the data
+(tests/support/etcdlib.solo: nothing leaves the machine; the namespace, the process and the data
 are gone afterwards) and re-runs itself inside it. There it claims and finishes slot after
 slot through the ledger library (EtcdLedger.claim/finish, exactly what a guard does),
 taking each slot's time from a simulated clock, so a year passes in minutes.
@@ -182,7 +182,7 @@ def main() -> int:
     if args.inner:
         return inner(args)
     sys.path.insert(0, str(ROOT))
-    from tests import etcdlib
+    from tests.support import etcdlib
 
     flags = ["--quota-backend-bytes", str((args.quota_mib if args.mode == "full" else 2048) << 20)]
     with (

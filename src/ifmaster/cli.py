@@ -15,17 +15,12 @@ from typing import Any
 
 import click
 
-from . import __version__
+from . import __version__, limits
 from .act import act
-from .errors import IfMasterError, report
+from .errors import IfMasterError, report, shown
 from .exitcodes import ExitCode
 from .model import Action, Claiming, Request
 from .vip import ENV_VIP, MAX_IFNAME, Vip, VipError, could_name_device, parse_vip, vips_from_env
-
-#: Upper bounds of the time options, in seconds: a day to hold, an hour to stop.
-MAX_MIN_HOLD = 86400.0
-MAX_GRACE = 3600.0
-MAX_TIMEOUT = 31 * 86400.0
 
 EPILOG = f"""\b
 Examples:
@@ -33,6 +28,8 @@ Examples:
   if-master --vip 10.0.0.100/24 --vip fd00::100 -- sh -c 'dump | gzip > /srv/db.gz'
   {ENV_VIP}=10.0.0.100 if-master -- /usr/local/bin/report.sh
   if if-master --vip 10.0.0.100; then echo master; fi
+  if-master --ledger etcd://10.0.0.5:2379/ifm --history backup --since 7d --failed
+  if-master --ledger etcd://10.0.0.5:2379/ifm --status --metrics-dir /var/lib/textfile
 
 \b
 Exit status:
@@ -44,6 +41,12 @@ Exit status:
   {ExitCode.FAILURE:<5}if-master failed (bad option or VIP, unreadable interfaces); nothing ran
   {ExitCode.CANNOT_INVOKE:<5}the command was found but could not be executed
   {ExitCode.NOT_FOUND:<5}the command was not found
+
+\b
+Modes that read the ledger (--history, --status, --release) look at no VIP (--vip is
+refused, IF_MASTER_VIP ignored) and run nothing: 0 every slot in the window ok (a
+release done), 1 a slot missed, failed or died (a release refused), 125 the ledger could
+not be read.
 
 \b
 The command is executed directly, never through a shell: write `-- sh -c '...'` for
@@ -72,8 +75,9 @@ class Seconds(click.ParamType):  # type: ignore[type-arg]
 
     name = "seconds"
 
-    def __init__(self, maximum: float, positive: bool = False) -> None:
+    def __init__(self, maximum: float, positive: bool = False, minimum: float = 0.0) -> None:
         self.maximum = maximum
+        self.minimum = minimum
         self.positive = positive  # 0 excluded
 
     def convert(
@@ -87,10 +91,10 @@ class Seconds(click.ParamType):  # type: ignore[type-arg]
             self.fail(f"{value!r} is not a number of seconds", param, ctx)
         if (
             not math.isfinite(number)
-            or not 0 <= number <= self.maximum
+            or not self.minimum <= number <= self.maximum
             or (self.positive and number == 0)
         ):
-            low = "more than 0" if self.positive else "0"
+            low = "more than 0" if self.positive else f"{self.minimum:g}"
             self.fail(
                 f"{value!r} is not a number of seconds from {low} to {self.maximum:g}", param, ctx
             )
@@ -122,9 +126,8 @@ class AbsoluteDir(click.ParamType):  # type: ignore[type-arg]
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         text = str(value)
-        shown = repr(text if len(text) <= 60 else text[:57] + "...")
         if not text.startswith("/") or len(text) > 4095:
-            self.fail(f"{shown} is not an absolute path (up to 4095 characters)", param, ctx)
+            self.fail(f"{shown(text)} is not an absolute path (up to 4095 characters)", param, ctx)
         return text
 
 
@@ -141,8 +144,58 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
         except ValueError as e:
             self.fail(str(e), param, ctx)
 
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[click.shell_completion.CompletionItem]:
+        """The tasks the ledger holds, when --ledger (or IF_MASTER_LEDGER) names one."""
+        from click.shell_completion import CompletionItem
+
+        from .ledger.history import complete_tasks
+
+        url = ctx.params.get("ledger")
+        names = complete_tasks(url, incomplete) if isinstance(url, str) else []
+        return [CompletionItem(n) for n in names]
+
+
+#: --help's sections, in order, by parameter name: 33 options in one list are hard to scan
+#: at 3 a.m. (a test checks that every option is in exactly one). Written here rather than
+#: with click-option-group, which adds ~3 ms to every click run for the same headings.
+HELP_GROUPS = {
+    "The guard": (
+        "vips", "interfaces", "include_loopback", "not_master_exit", "require_keepalived",
+        "arp_probe", "min_hold", "max_delay",
+    ),
+    "Supervision": ("watch", "grace", "timeout"),
+    "Tasks and metrics": ("task", "no_overlap", "overlap_exit", "lock_dir", "metrics_dir"),
+    "The ledger (exactly once)": (
+        "ledger", "schedule", "every", "max_late", "skew", "catch_up", "ledger_timeout",
+        "ledger_ca", "ledger_cert", "ledger_key", "ledger_user", "ledger_password_file",
+        "keep", "node",
+    ),
+    "Reading the ledger (modes: run nothing, look at no VIP)": (
+        "history_task", "status_mode", "release_slot", "since", "rows", "failed", "timeline",
+    ),
+    "Diagnostics": ("verbose", "syslog", "explain", "as_json", "version", "help"),
+}  # fmt: skip
+
+
+class GroupedCommand(click.Command):
+    """A command whose --help lists its options under HELP_GROUPS' headings."""
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows: dict[str, tuple[str, str]] = {}
+        help_option = self.get_help_option(ctx)
+        for param in self.get_params(ctx):
+            row = param.get_help_record(ctx) if isinstance(param, click.Option) else None
+            if row is not None and param.name is not None:
+                rows["help" if param is help_option else param.name] = row
+        for heading, names in HELP_GROUPS.items():
+            with formatter.section(heading):
+                formatter.write_dl([rows[name] for name in names if name in rows])
+
 
 @click.command(
+    cls=GroupedCommand,
     context_settings={"help_option_names": ["-h", "--help"], "allow_interspersed_args": False},
     epilog=EPILOG,
 )
@@ -195,36 +248,39 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
 )
 @click.option(
     "--min-hold",
-    type=Seconds(MAX_MIN_HOLD),
+    type=Seconds(limits.MAX_MIN_HOLD),
     metavar="SECONDS",
     help="Count a VIP only once this host has held it for SECONDS (the address's age, "
     "from the kernel): around a failover a skipped run is preferred to a double run. "
-    "0 to 86400. Linux only; if the age cannot be read, exit 125.",
+    f"0 to {limits.MAX_MIN_HOLD:g}. The age is understated by up to 1 s (the kernel's "
+    "stamp lags), never overstated. Linux only; if the age cannot be read, exit 125.",
 )
 @click.option(
     "--watch",
     is_flag=True,
     help="Run the command as a supervised child instead of exec: when the VIP goes away, "
     "SIGTERM its process group (and any descendant), then SIGKILL after --grace. Signals "
-    "are forwarded and the exit status is the command's. Linux only.",
+    "are forwarded and the exit status is the command's. Only a run that started as the "
+    "VIP holder is stopped (a --catch-up run runs to its end). Linux only.",
 )
 @click.option(
     "--grace",
-    type=Seconds(MAX_GRACE),
+    type=Seconds(limits.MAX_GRACE),
     metavar="SECONDS",
     help="With --watch or --timeout: seconds between SIGTERM and SIGKILL when stopping the "
-    "command, 0 to 3600 [default: 5].",
+    f"command, 0 to {limits.MAX_GRACE:g} [default: {limits.DEFAULT_GRACE:g}].",
 )
 @click.option(
     "--timeout",
-    type=Seconds(MAX_TIMEOUT, positive=True),
+    type=Seconds(limits.MAX_TIMEOUT, positive=True),
     metavar="SECONDS",
     help="Supervise the command and stop its whole tree after SECONDS (SIGTERM, SIGKILL "
-    f"after --grace); exit {ExitCode.TIMEOUT} like coreutils timeout. Up to 31 days.",
+    f"after --grace); exit {ExitCode.TIMEOUT} like coreutils timeout. Up to "
+    f"{limits.MAX_TIMEOUT / limits.DAY:g} days.",
 )
 @click.option(
     "--max-delay",
-    type=Seconds(3600.0, positive=True),
+    type=Seconds(limits.MAX_MAX_DELAY, positive=True),
     metavar="SECONDS",
     help="Run nothing if the decision came more than SECONDS after if-master started (an "
     "overloaded or frozen host: the VIP may have moved since). Exit as when not master.",
@@ -256,7 +312,7 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
     "--lock-dir",
     envvar="IF_MASTER_LOCK_DIR",
     type=AbsoluteDir(),
-    default="/run/lock/if-master",
+    default=limits.DEFAULT_LOCK_DIR,
     show_default=True,
     metavar="DIR",
     help="Where --no-overlap keeps TASK.lock (created 0755; also IF_MASTER_LOCK_DIR).",
@@ -279,35 +335,41 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
     "exactly one claim per slot wins, the others run nothing. Unreachable: exit 125.",
 )
 @click.option(
-    "--schedule", metavar="'M H DOM MON DOW'", help="With --ledger: the job's cron schedule."
+    "--schedule",
+    metavar="'M H DOM MON DOW'",
+    help="With --ledger: the job's cron schedule (with --history: instead of the one the "
+    "claims record).",
 )
 @click.option("--every", metavar="DURATION", help="With --ledger: 30s, 5m, 1h, 1d, 1h30m...")
 @click.option(
     "--max-late",
-    type=Seconds(31622400.0),
-    default=60.0,
+    type=Seconds(limits.MAX_PERIOD),
+    default=limits.DEFAULT_MAX_LATE,
     show_default=True,
     metavar="SECONDS",
-    help="With --ledger: a run starting this long after its slot is not its run (nothing runs).",
+    help="With --ledger: a run starting this long after its slot is not its run (nothing runs). "
+    "With --history, --status: a due slot unclaimed this long after its time is missed.",
 )
 @click.option(
     "--skew",
-    type=Seconds(29.0),
+    type=Seconds(limits.MAX_SKEW),
     metavar="SECONDS",
-    help="With --ledger: clock skew tolerated at a slot boundary (default 2 s, less for "
+    help=f"With --ledger: clock skew tolerated at a slot boundary (default "
+    f"{limits.DEFAULT_SKEW:g} s, less for "
     "periods under 8 s).",
 )
 @click.option(
     "--catch-up",
-    type=Seconds(31622400.0, positive=True),
+    type=Seconds(limits.MAX_PERIOD, positive=True),
     metavar="SECONDS",
     help="With --ledger: a node that is not the master claims a slot still unclaimed this "
-    "long after its time (at most --max-late).",
+    "long after its time (at most --max-late); that run is not stopped by --watch or "
+    "--require-keepalived, only by --timeout.",
 )
 @click.option(
     "--ledger-timeout",
-    type=Seconds(60.0, positive=True),
-    default=2.0,
+    type=Seconds(limits.MAX_LEDGER_TIMEOUT, minimum=limits.MIN_LEDGER_TIMEOUT),
+    default=limits.DEFAULT_LEDGER_TIMEOUT,
     show_default=True,
     metavar="SECONDS",
     help="With --ledger: the deadline for all endpoints together.",
@@ -333,7 +395,55 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
     "--node",
     envvar="IF_MASTER_NODE",
     metavar="NAME",
-    help="With --ledger: this node's name in the claim (default: the host name).",
+    help="With --ledger: this node's name in the claim (default: the host name). With "
+    "--history: only the slots NAME ran.",
+)
+@click.option(
+    "--history",
+    "history_task",
+    type=TaskName(),
+    metavar="TASK",
+    help="Mode, with --ledger: print TASK's runs from the ledger, newest first (SLOT, NODE, "
+    "START, DURATION, EXIT, RESULT, FENCE) and run nothing; results ok, late, running, "
+    "unknown, failed, died, missed. Exit 0 when every slot in --since was ok, 1 when one "
+    "was missed, failed or died, 125 when the ledger cannot be read.",
+)
+@click.option(
+    "--status",
+    "status_mode",
+    is_flag=True,
+    help="Mode, with --ledger: one line per task under the prefix (last slot, node, result, "
+    "duration, last ok, ok/failed/missed counts over --since); exit as --history. With "
+    "--metrics-dir DIR: also write DIR/if-master-ledger.prom for node_exporter.",
+)
+@click.option(
+    "--release",
+    "release_slot",
+    nargs=2,
+    metavar="TASK SLOT",
+    help="Mode, with --ledger: show the claim of TASK's SLOT (2026-11-28T01:45:00Z), then "
+    "delete that one key if it is still the claim shown, so the slot can run again. Exit 0 "
+    "deleted, 1 refused (changed, gone or running), 125 the ledger cannot be read.",
+)
+@click.option(
+    "--since",
+    metavar="DURATION",
+    help="With --history or --status: how far back to look (30m, 24h, 7d) [default: "
+    f"{limits.DEFAULT_SINCE / 3600:g}h].",
+)
+@click.option(
+    "-n",
+    "--rows",
+    type=click.IntRange(1, limits.MAX_ROWS),
+    metavar="N",
+    help=f"With --history: print the newest N slots [default: {limits.DEFAULT_ROWS}].",
+)
+@click.option("--failed", is_flag=True, help="With --history: only missed, failed, died slots.")
+@click.option(
+    "--timeline",
+    is_flag=True,
+    help="With --history: a row per node, a character per slot (o ok, F failed, D died, "
+    "M missed...); coloured on a terminal unless NO_COLOR is set.",
 )
 @click.option(
     "-v", "--verbose", is_flag=True, help="Explain the decision on stderr (with --explain too)."
@@ -356,7 +466,8 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
     "--json",
     "as_json",
     is_flag=True,
-    help="With --explain (implied): the same as one JSON object on stdout, for monitoring.",
+    help="With --explain (implied): the same as one JSON object on stdout, for monitoring. "
+    "With --history or --status: one JSON object per line (slot or task).",
 )
 @click.version_option(__version__, "--version", prog_name="if-master")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
@@ -368,6 +479,11 @@ def command(**params: Any) -> int:
     Without a command it is a check: exit 0 on the master, 1 elsewhere.
     """
     try:
+        modes = {name: params.pop(name) for name in VIEW_PARAMS}
+        if modes["history_task"] is not None or modes["status_mode"] or modes["release_slot"]:
+            return _view(modes, params)
+        if _typed(VIEW_PARAMS):
+            raise click.UsageError(f"{_typed(VIEW_PARAMS)[0]} goes with --history or --status")
         return _command(**params)
     except BrokenPipeError as e:
         # click would turn this into exit 1, which here means "not master".
@@ -440,8 +556,10 @@ def _command(
     given = _typed(LEDGER_ONLY)
     if ledger is not None and command:
         claiming = _claiming(
-            ledger, task, schedule, every, max_late, skew, catch_up, ledger_timeout,
-            ledger_ca, ledger_cert, ledger_key, ledger_user, ledger_password_file, node, keep,
+            url=ledger, task=task, schedule=schedule, every=every, max_late=max_late,
+            skew=skew, catch_up=catch_up, deadline=ledger_timeout, ca=ledger_ca,
+            cert=ledger_cert, key=ledger_key, user=ledger_user,
+            password_file=ledger_password_file, node=node, keep=keep,
         )  # fmt: skip
     elif given and ledger is None:
         raise click.UsageError(f"{given[0]} goes with --ledger")
@@ -466,7 +584,7 @@ def _command(
         verbose=verbose,
         syslog=syslog,
         watch=watch,
-        grace=5.0 if grace is None else grace,
+        grace=limits.DEFAULT_GRACE if grace is None else grace,
         explain=("json" if as_json else "text") if explain or as_json else None,
         timeout=timeout,
         max_delay=max_delay,
@@ -482,6 +600,95 @@ def _command(
     return act(request, action)
 
 
+#: The modes that read the ledger, and the options that serve only them.
+VIEW_PARAMS = ("history_task", "status_mode", "release_slot", "since", "rows", "failed", "timeline")
+#: What each mode takes beside the ledger's own options (parameter names).
+_LEDGER_ACCESS = (
+    "ledger", "ledger_timeout", "ledger_ca", "ledger_cert", "ledger_key", "ledger_user",
+    "ledger_password_file",
+)  # fmt: skip
+_VIEW_TAKES = {
+    "history_task": ("since", "rows", "failed", "node", "timeline", "as_json", "max_late",
+                     "every", "schedule"),
+    "status_mode": ("since", "as_json", "max_late", "metrics_dir"),
+    "release_slot": (),
+}  # fmt: skip
+
+
+def _view(modes: dict[str, Any], params: dict[str, Any]) -> int:
+    """--history, --status, --release: read the ledger (no VIP is looked at: --vip is
+    refused, IF_MASTER_VIP ignored) and print; the statuses are history.run()'s."""
+    from . import slot
+    from .ledger import LedgerOptions, history, parse_url, validate_node
+
+    given = [m for m in ("history_task", "status_mode", "release_slot") if modes[m]]
+    names = {"history_task": "--history", "status_mode": "--status", "release_slot": "--release"}
+    mode = names[given[0]]
+    if len(given) > 1:
+        raise click.UsageError(f"{mode} and {names[given[1]]} are two modes: give one")
+    takes = set(_LEDGER_ACCESS) | set(_VIEW_TAKES[given[0]])
+    others = [
+        n for n in (*params, *VIEW_PARAMS) if n not in takes and n not in names and n != "command"
+    ]
+    stray = _typed(tuple(others))
+    if stray:
+        raise click.UsageError(f"{stray[0]} does not go with {mode} (it only reads the ledger)")
+    if params["command"]:
+        raise click.UsageError(f"{mode} runs no command (it only reads the ledger)")
+    if modes["timeline"] and params["as_json"]:
+        raise click.UsageError("--timeline and --json are two outputs: give one")
+    try:
+        since = float(slot.parse_duration(modes["since"])) if modes["since"] else None
+        plan: slot.Schedule | None = None
+        if params["schedule"] is not None and params["every"] is not None:
+            raise click.UsageError("give one of --schedule or --every")
+        if params["schedule"] is not None:
+            plan = slot.Cron(params["schedule"], slot.local_zone())
+        elif params["every"] is not None:
+            plan = slot.Every(params["every"])
+        task, slot_iso = modes["history_task"], None
+        if modes["release_slot"]:
+            task = TaskName().convert(modes["release_slot"][0], None, None)
+            slot_iso = modes["release_slot"][1]
+            slot.parse_iso(slot_iso)
+        if params["ledger"] is None:
+            raise click.UsageError(
+                f"{mode} reads the ledger: give --ledger URL (or IF_MASTER_LEDGER)"
+            )
+        parse_url(params["ledger"])
+        if (params["ledger_cert"] is None) != (params["ledger_key"] is None):
+            raise ValueError("--ledger-cert and --ledger-key go together: give both or neither")
+        node = params["node"] if _typed(("node",)) else None
+        if node is not None:
+            node = validate_node(node)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    options = LedgerOptions(
+        url=params["ledger"],
+        deadline=params["ledger_timeout"],
+        ca=params["ledger_ca"],
+        cert=params["ledger_cert"],
+        key=params["ledger_key"],
+        user=params["ledger_user"],
+        password_file=params["ledger_password_file"],
+    )
+    view = history.View(
+        mode=given[0].split("_")[0],
+        task=task,
+        slot=slot_iso,
+        since=limits.DEFAULT_SINCE if since is None else since,
+        rows=modes["rows"] or limits.DEFAULT_ROWS,
+        failed=modes["failed"],
+        node=node,
+        as_json=params["as_json"],
+        timeline=modes["timeline"],
+        max_late=params["max_late"],
+        schedule=plan,
+        metrics_dir=params["metrics_dir"] if _typed(("metrics_dir",)) else None,
+    )
+    return history.main(view, options)
+
+
 #: Options that mean something only with --ledger (their parameter names).
 LEDGER_ONLY = (
     "schedule", "every", "max_late", "skew", "catch_up", "ledger_timeout", "ledger_ca",
@@ -493,14 +700,16 @@ def _typed(names: tuple[str, ...]) -> list[str]:
     """Which of these parameters the command line set (not a default, not the environment:
     a crontab header's IF_MASTER_NODE applies to the lines that use it), as options."""
     ctx = click.get_current_context()
+    spelled = {p.name: max(p.opts, key=len) for p in ctx.command.params if p.opts}
     return [
-        "--" + name.replace("_", "-")
+        spelled.get(name) or "--" + name.replace("_", "-")
         for name in names
         if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
     ]
 
 
 def _claiming(
+    *,
     url: str,
     task: str | None,
     schedule: str | None,
@@ -517,9 +726,10 @@ def _claiming(
     node: str | None,
     keep: str | None,
 ) -> Claiming:
-    """--ledger's options, checked together, as the record act() uses."""
+    """--ledger's options, checked together, as the record act() uses. No file is read
+    here: act() opens the store (its password and TLS files) when it needs it."""
     from . import slot
-    from .ledger import LedgerError, open_ledger, validate_node
+    from .ledger import LedgerOptions, parse_url, validate_node
     from .ledger.retention import DEFAULT_KEEP, check_against_lateness, parse_keep
 
     if not task:
@@ -541,21 +751,23 @@ def _claiming(
         node = validate_node(node)
         kept = DEFAULT_KEEP if keep is None else parse_keep(keep)
         check_against_lateness(kept, max_late, skew)
-        store = open_ledger(
-            url,
-            deadline=deadline,
-            ca=ca,
-            cert=cert,
-            key=key,
-            user=user,
-            password_file=password_file,
-            keep=kept,
-        )
-    except (ValueError, LedgerError) as e:
+        parse_url(url)
+        if (cert is None) != (key is None):
+            raise ValueError("--ledger-cert and --ledger-key go together: give both or neither")
+    except ValueError as e:
         raise click.UsageError(str(e)) from None
-    assert store is not None  # url is set
+    options = LedgerOptions(
+        url=url,
+        deadline=deadline,
+        ca=ca,
+        cert=cert,
+        key=key,
+        user=user,
+        password_file=password_file,
+        keep=kept,
+    )
     return Claiming(
-        ledger=store, schedule=plan, node=node, skew=skew, max_late=max_late, catch_up=catch_up
+        options=options, schedule=plan, node=node, skew=skew, max_late=max_late, catch_up=catch_up
     )
 
 

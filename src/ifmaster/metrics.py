@@ -21,27 +21,17 @@ from __future__ import annotations
 
 import os
 
-#: What the last check found. ``master``: this node acts as master (the job runs);
-#: ``overlap``: master, but the previous run still holds the --no-overlap lock. The others
-#: say why this node is not the master.
-OUTCOMES = (
-    "master",
-    "not_held",
-    "too_young",
-    "keepalived_down",
-    "split_brain",
-    "overlap",
-    "stale",  # --max-delay: the decision came too long after if-master started
-    "late",  # --ledger: started after --max-late, not its slot's run
-    "ledger_held",  # --ledger: another node claimed the slot
-    "ledger_alarm",  # --ledger: etcd refuses writes under an alarm (NOSPACE: it is full)
-    "error",
-)
+from . import kinds
+
+#: What the last check found (kinds.py names each). ``master``: this node acts as master
+#: (the job runs); ``overlap``: master, but the previous run still holds the --no-overlap
+#: lock. The others say why this node is not the master, or did not run the task.
+OUTCOMES = kinds.ALL
 #: Why a run was skipped: every outcome but ``master``.
-SKIP_REASONS = tuple(o for o in OUTCOMES if o != "master")
+SKIP_REASONS = tuple(o for o in OUTCOMES if o != kinds.MASTER)
 #: How a run ended: exit status 0, any other status, or killed by a signal.
 RESULTS = ("success", "failure", "signal")
-_MASTER_OUTCOMES = ("master", "overlap")
+_MASTER_OUTCOMES = kinds.AS_MASTER
 
 #: name -> (type, help). The order is the file's order.
 METRICS: dict[str, tuple[str, str]] = {
@@ -154,11 +144,11 @@ def record(metrics_dir: str, task: str, event: TaskEvent) -> bool:
     """Fold ``event`` into the task's file under its lock; False (one warning) on failure."""
     path = prom_path(metrics_dir, task)
     try:
-        lock_fd = _lock(metrics_dir, task)
+        lock_fd = _lock(metrics_dir, os.path.basename(path))
         try:
             samples, ok = parse(_read(path), task)
             apply(samples, event, reset=not ok)
-            _write_atomically(path, metrics_dir, task, render(samples, task))
+            _write_atomically(path, metrics_dir, os.path.basename(path), render(samples, task))
         finally:
             os.close(lock_fd)  # closing drops the flock
     except OSError as e:
@@ -174,7 +164,7 @@ def record_check(metrics_dir: str, task: str, outcome: str, *, at: float) -> boo
 
 def record_start(metrics_dir: str, task: str, *, at: float) -> bool:
     """The check that found this node the master and the start of the run: one write."""
-    return record(metrics_dir, task, TaskEvent(outcome="master", checked_at=at, started_at=at))
+    return record(metrics_dir, task, TaskEvent(outcome=kinds.MASTER, checked_at=at, started_at=at))
 
 
 def record_end(
@@ -328,12 +318,29 @@ def _read(path: str) -> str | None:
         return ""
 
 
-def _lock(metrics_dir: str, task: str, timeout: float = 5.0) -> int:
-    """An exclusive flock on the sibling lock file, waiting at most ``timeout`` seconds."""
+def write_textfile(metrics_dir: str, name: str, text: str) -> bool:
+    """Replace ``DIR/NAME`` with ``text`` as record() does (its lock, its atomic rename):
+    for files that are not one task's (``--status``'s cluster view). False, with one
+    warning, when it cannot."""
+    path = os.path.join(metrics_dir, name)
+    try:
+        lock_fd = _lock(metrics_dir, name)
+        try:
+            _write_atomically(path, metrics_dir, name, text)
+        finally:
+            os.close(lock_fd)
+    except OSError as e:
+        _warn(path, e)
+        return False
+    return True
+
+
+def _lock(metrics_dir: str, name: str, timeout: float = 5.0) -> int:
+    """An exclusive flock on the file's sibling ``.NAME.lock``, waiting at most ``timeout``."""
     import fcntl
     import time
 
-    lock_path = os.path.join(metrics_dir, f".if_master_{task}.prom.lock")
+    lock_path = os.path.join(metrics_dir, f".{name}.lock")
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
     deadline = time.monotonic() + timeout
     delay = 0.001
@@ -352,9 +359,9 @@ def _lock(metrics_dir: str, task: str, timeout: float = 5.0) -> int:
             raise
 
 
-def _write_atomically(path: str, metrics_dir: str, task: str, text: str) -> None:
+def _write_atomically(path: str, metrics_dir: str, name: str, text: str) -> None:
     """Write a hidden temporary file next to ``path``, make it 0644, rename it over ``path``."""
-    tmp = os.path.join(metrics_dir, f".if_master_{task}.prom.tmp")
+    tmp = os.path.join(metrics_dir, f".{name}.tmp")
     try:
         os.unlink(tmp)  # left by a writer that died; we hold the lock, so it is no one's
     except FileNotFoundError:

@@ -33,14 +33,13 @@ from __future__ import annotations
 import math
 from datetime import datetime, timezone, tzinfo
 
-#: Seconds a run may start before its scheduled time and still belong to it.
-DEFAULT_SKEW = 2.0
-#: The largest ``--skew``: cron's minimum gap is 60 s, and 2 * skew must be shorter.
-MAX_SKEW = 29.0
-#: Seconds after its slot's time a run may start and still be that slot's run.
-DEFAULT_MAX_LATE = 60.0
-#: Longest accepted --every period and --max-late: a year (anything longer is a typo).
-MAX_PERIOD = 366 * 86400
+# DEFAULT_SKEW: seconds a run may start before its scheduled time and still belong to it;
+# MAX_SKEW: cron's minimum gap is 60 s, and 2 * skew must be shorter; DEFAULT_MAX_LATE:
+# seconds after its slot a run may start and still be that slot's run; MAX_PERIOD: the
+# longest --every, --max-late and --catch-up (anything longer is a typo).
+from .errors import shown
+from .limits import DEFAULT_MAX_LATE, DEFAULT_SKEW, MAX_PERIOD, MAX_SKEW
+
 MAX_CRON_LEN = 200
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -123,7 +122,7 @@ def parse_duration(text: str | bytes) -> int:
     ValueError naming the text when it is empty, malformed, zero or longer than a year.
     """
     s = _text("duration", text).strip()
-    shown = repr(s if len(s) <= 40 else s[:37] + "...")
+    quoted = shown(s, 40)
     if not s:
         raise ValueError("duration '' is empty (write e.g. 30s, 5m, 1h, 1d)")
     if s.isascii() and s.isdigit():
@@ -138,13 +137,13 @@ def parse_duration(text: str | bytes) -> int:
                 total += _bounded_int(number) * _UNITS[c]
                 number = ""
             else:
-                raise ValueError(f"duration {shown} is not like 30s, 5m, 1h, 1d or 1h30m")
+                raise ValueError(f"duration {quoted} is not like 30s, 5m, 1h, 1d or 1h30m")
         if number:  # digits with no unit after a unit: 1h30
-            raise ValueError(f"duration {shown} has a number with no unit (s, m, h, d)")
+            raise ValueError(f"duration {quoted} has a number with no unit (s, m, h, d)")
     if total <= 0:
-        raise ValueError(f"duration {shown} is zero")
+        raise ValueError(f"duration {quoted} is zero")
     if total > MAX_PERIOD:
-        raise ValueError(f"duration {shown} is longer than {MAX_PERIOD // 86400} days")
+        raise ValueError(f"duration {quoted} is longer than {MAX_PERIOD // 86400} days")
     return total
 
 
@@ -184,26 +183,26 @@ class Cron(Schedule):
 
     def __init__(self, text: str | bytes, tz: tzinfo) -> None:
         s = _text("cron expression", text)
-        shown = repr(s if len(s) <= 60 else s[:57] + "...")
+        quoted = shown(s)
         if len(s) > MAX_CRON_LEN:
-            raise ValueError(f"cron expression {shown} is longer than {MAX_CRON_LEN} characters")
+            raise ValueError(f"cron expression {quoted} is longer than {MAX_CRON_LEN} characters")
         if any(not (c == "\t" or " " <= c <= "~") for c in s):
-            raise ValueError(f"cron expression {shown} has characters cron does not use")
+            raise ValueError(f"cron expression {quoted} has characters cron does not use")
         fields = s.split()
         if s.strip().startswith("@"):  # cron's nicknames; cronsim takes only five fields
             if len(fields) != 1 or fields[0] not in _NICKNAMES:
-                raise ValueError(f"cron expression {shown} is not a schedule of times")
+                raise ValueError(f"cron expression {quoted} is not a schedule of times")
             fields = _NICKNAMES[fields[0]].split()
         elif len(fields) != 5:
             raise ValueError(
-                f"cron expression {shown} has {len(fields)} fields, not the five of a"
+                f"cron expression {quoted} has {len(fields)} fields, not the five of a"
                 " crontab line (minute hour day-of-month month day-of-week)"
             )
         for field, top, name in zip(fields, _FIELD_MAX, _FIELD_NAMES):
             for step in field.split("/")[1:]:  # cron and cronsim let */100 mean "only :00"
                 if step.isdigit() and not 1 <= (int(step) if len(step) <= 6 else top + 1) <= top:
                     raise ValueError(
-                        f"cron expression {shown} has a {name} step {step!r} beyond 1..{top}"
+                        f"cron expression {quoted} has a {name} step {step!r} beyond 1..{top}"
                     )
         from cronsim import CronSim, CronSimError
 
@@ -213,9 +212,9 @@ class Cron(Schedule):
         try:  # parse once now (the constructor validates every field), and find one time
             next(CronSim(self.expr, datetime(2000, 1, 1, tzinfo=tz)))
         except CronSimError as e:
-            raise ValueError(f"cron expression {shown} is invalid: {e}") from None
+            raise ValueError(f"cron expression {quoted} is invalid: {e}") from None
         except StopIteration:
-            raise ValueError(f"cron expression {shown} never fires") from None
+            raise ValueError(f"cron expression {quoted} never fires") from None
         self.text = f"schedule {self.expr!r}"
         self.min_gap = 60.0  # cron's resolution: no two times are closer than a minute
 
@@ -251,6 +250,71 @@ def local_zone(environ: dict[str, str] | None = None) -> tzinfo:
             return ZoneInfo.from_file(f, key="localtime")
     except (OSError, ValueError):
         return timezone.utc
+
+
+#: The longest schedule text a ledger record may carry (``spec()``).
+MAX_SPEC_LEN = MAX_CRON_LEN + 100
+
+
+def zone_name(tz: tzinfo) -> str | None:
+    """The IANA name of a zone (``Europe/Berlin``, ``UTC``), or None when it has none: a
+    zone read from /etc/localtime is named by the link's target when it is one."""
+    key = getattr(tz, "key", None)
+    if tz is timezone.utc:
+        return "UTC"
+    if isinstance(key, str) and key and key != "localtime":
+        return key
+    if key == "localtime":
+        import os
+
+        target = os.path.realpath("/etc/localtime")
+        _, sep, name = target.partition("/zoneinfo/")
+        if sep and name:
+            return name
+    return None
+
+
+def spec(schedule: Schedule) -> str | None:
+    """The schedule as a ledger record names it: ``every 2s``, ``cron 30 2 * * * UTC``;
+    None for a cron schedule whose zone has no name another host could look up."""
+    if isinstance(schedule, Every):
+        return f"every {schedule.period}s"
+    if isinstance(schedule, Cron):
+        zone = zone_name(schedule.tz)
+        return None if zone is None else f"cron {schedule.expr} {zone}"
+    return None
+
+
+def from_spec(text: str) -> Schedule:
+    """``spec()``'s text back into a Schedule; ValueError naming it when it is not one."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    parts = _text("schedule", text).split() if len(text) <= MAX_SPEC_LEN else []
+    if len(parts) == 2 and parts[0] == "every":
+        return Every(parts[1])
+    if len(parts) == 7 and parts[0] == "cron":
+        try:
+            tz: tzinfo = timezone.utc if parts[6] == "UTC" else ZoneInfo(parts[6])
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError(f"schedule {text[:80]!r}: no time zone {parts[6][:40]!r}") from None
+        return Cron(" ".join(parts[1:6]), tz)
+    raise ValueError(
+        f"schedule {text[:80]!r} is not 'every DURATION' or 'cron M H DOM MON DOW ZONE'"
+    )
+
+
+def due(schedule: Schedule, since: float, until: float, limit: int) -> list[datetime]:
+    """The scheduled times in ``[since, until)``, oldest first; the newest ``limit`` of them
+    when there are more (bounded however long the window and short the period)."""
+    out: list[datetime] = []
+    t = schedule.latest(until)
+    if t.timestamp() >= until:
+        t = schedule.latest(t.timestamp() - 1)
+    while t.timestamp() >= since and len(out) < limit:
+        out.append(t)
+        t = schedule.latest(t.timestamp() - 1)
+    out.reverse()
+    return out
 
 
 def default_skew(schedule: Schedule) -> float:
@@ -331,8 +395,11 @@ __all__ = [
     "check_seconds",
     "check_skew",
     "default_skew",
+    "due",
+    "from_spec",
     "local_zone",
     "parse_duration",
     "parse_iso",
     "slot_for",
+    "spec",
 ]

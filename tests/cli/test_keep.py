@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ifmaster.ledger.retention import DEFAULT_KEEP
-from tests.netnslib import IF_MASTER
+from tests.support.netnslib import IF_MASTER
 
 LEDGER = ["--ledger", "etcd://127.0.0.1:9/p", "--task", "t", "--every", "1h"]
 

@@ -127,13 +127,16 @@ def test_neighbours_that_share_a_string_prefix_stay_out() -> None:
 
 
 class _Wire:
-    """What the claim sends, and an etcd-like answer: the ledger's own seam, _post."""
+    """What the claim sends, and an etcd-like answer: the ledger's seam to one endpoint,
+    _post_one (so the reply goes through _ask's strict parse, as etcd's would)."""
 
     def __init__(self, reply: dict[str, Any] | LedgerError) -> None:
         self.reply = reply
         self.bodies: list[dict[str, Any]] = []
 
-    def __call__(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def __call__(
+        self, host: str, port: int, path: str, body: dict[str, Any], end: float
+    ) -> dict[str, Any]:
         self.bodies.append(body)
         if isinstance(self.reply, LedgerError):
             raise self.reply
@@ -156,7 +159,7 @@ def _b64d(s: str) -> str:
 def test_a_claim_prunes_in_its_own_transaction(monkeypatch: pytest.MonkeyPatch) -> None:
     led = Ledger(parse_url("etcd://h:1/p"), keep=86400)
     wire = _Wire(_WON)
-    monkeypatch.setattr(led, "_post", wire)
+    monkeypatch.setattr(led, "_post_one", wire)
     c = led.claim("backup", "2026-12-01T00:00:00Z", node="n", pid=1, start=0)
     assert c.won and c.revision == 77
     (body,) = wire.bodies
@@ -173,7 +176,7 @@ def test_a_claim_prunes_in_its_own_transaction(monkeypatch: pytest.MonkeyPatch) 
 def test_keep_none_prunes_nothing_and_bad_keep_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     led = Ledger(parse_url("etcd://h:1/p"), keep=None)
     wire = _Wire(_WON)
-    monkeypatch.setattr(led, "_post", wire)
+    monkeypatch.setattr(led, "_post_one", wire)
     led.claim("backup", "2026-12-01T00:00:00Z", node="n", pid=1, start=0)
     assert len(wire.bodies[0]["success"]) == 1
     assert Ledger(parse_url("etcd://h:1/p")).keep == DEFAULT_KEEP
@@ -195,7 +198,7 @@ def test_an_alarm_is_named_with_its_fix(
     monkeypatch: pytest.MonkeyPatch, said: str, alarm: str, fix: str
 ) -> None:
     led = Ledger(parse_url("etcd://h:1/p"))
-    monkeypatch.setattr(led, "_post", _Wire(LedgerError("unreachable", said)))
+    monkeypatch.setattr(led, "_post_one", _Wire(LedgerError("unreachable", said)))
     with pytest.raises(LedgerError) as e:
         led.claim("backup", "2026-12-01T00:00:00Z", node="n", pid=1, start=0)
     assert e.value.kind == "alarm"

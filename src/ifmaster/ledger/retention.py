@@ -18,13 +18,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ..slot import MAX_PERIOD, parse_duration, parse_iso
+from ..limits import DEFAULT_KEEP, MAX_KEEP, MIN_KEEP
+from ..slot import parse_duration, parse_iso
 
-#: The default retention: a month of audit (``if-master history``), and a little more.
-DEFAULT_KEEP = 35 * 86400
-#: The shortest and longest retention ``--keep`` takes; ``0`` or ``forever``: keep all.
-MIN_KEEP = 60
-MAX_KEEP = MAX_PERIOD
+__all__ = [
+    "DEFAULT_KEEP",
+    "MAX_KEEP",
+    "MIN_KEEP",
+    "check_against_lateness",
+    "check_keep",
+    "oldest_kept",
+    "parse_keep",
+    "prune_range",
+]
 #: The words that turn pruning off.
 FOREVER = ("0", "forever")
 

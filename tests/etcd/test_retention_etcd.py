@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from ifmaster.slot import Every, slot_for
-from tests import etcdlib
-from tests.netnslib import IF_MASTER, Netns
+from tests.support import etcdlib
+from tests.support.netnslib import IF_MASTER, Netns
 
 pytestmark = [pytest.mark.netns, pytest.mark.etcd]
 

@@ -228,3 +228,21 @@ def test_the_jobs_four_variables_and_nothing_else() -> None:
         "IF_MASTER_FENCING_TOKEN": "981",
     }
     assert set(VARIABLES) == {k for k in env if k.startswith("IF_MASTER_")}
+
+
+def test_history_beyond_the_retention_reports_no_pruned_slot_as_missed() -> None:
+    """--history --since longer than --keep: the slots the claims pruned are not "missed"
+    (nothing before the window is held, so due slots count from the oldest one kept)."""
+    from ifmaster.ledger import history
+    from ifmaster.ledger.records import Record, iso_ms
+    from tests.support.fakes import FakeLedger
+
+    t0 = 1_800_000_000.0
+    store = FakeLedger()
+    for i in range(20):  # the kept window: every 10 s slot from t0 ran; older ones pruned
+        t = t0 + 10 * i
+        rec = Record(node="n1", start=iso_ms(t + 0.2), pid=42, schedule="every 10s")
+        rec.end, rec.status = iso_ms(t + 1.7), 0
+        store.put("job", history.since_iso(t), rec.to_json().encode())
+    got = history.task_history(store, "job", now=t0 + 200, since=t0 - 86400, max_late=30)
+    assert [r.result for r in got] == ["ok"] * 20

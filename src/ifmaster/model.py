@@ -13,6 +13,7 @@ from _socket import inet_ntop
 TYPE_CHECKING = False  # typing is not imported on the hot path
 if TYPE_CHECKING:
     from .ledger import Ledger
+    from .ledger.postgres import PostgresLedger
     from .slot import Schedule
     from .vip import Vip
 
@@ -144,7 +145,7 @@ class Claiming:
     def __init__(
         self,
         *,
-        ledger: Ledger,
+        ledger: Ledger | PostgresLedger,
         schedule: Schedule,
         node: str,
         skew: float,

@@ -18,19 +18,38 @@ the caller runs nothing. Bad values (the URL, a node name) are ValueError naming
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
 from .etcd import DEFAULT_DEADLINE, MAX_DEADLINE, MIN_DEADLINE, EtcdLedger
 from .records import Claim, LedgerError, Record, validate_node
+from .secret import ENV_URL
 from .url import LedgerUrl, parse_url
+
+if TYPE_CHECKING:
+    from .postgres import PostgresLedger
 
 #: The etcd store, under its first name.
 Ledger = EtcdLedger
 
 
-def open_ledger(url: str | None, **options: Any) -> EtcdLedger | None:
+def open_ledger(url: str | None, **options: Any) -> EtcdLedger | PostgresLedger | None:
     """The store ``url`` (or IF_MASTER_LEDGER) names, with its options; None when neither
-    is set. The one place that picks a backend by the URL's scheme."""
+    is set. The one place that picks a backend by the URL's scheme: ``postgresql://`` and
+    ``postgres://`` import the PostgreSQL store (and its driver) here, and only then."""
+    env = options.get("environ")
+    text = url if url is not None else (os.environ if env is None else env).get(ENV_URL)
+    if text is not None and text.startswith(("postgresql://", "postgres://")):
+        try:
+            from .postgres import PostgresLedger
+        except ImportError as e:  # the optional driver: say how to get it
+            raise LedgerError(
+                "config",
+                f"--ledger {text.split('://')[0]}:// needs psycopg 3 ({e.name or e} is not"
+                " installed): pip install 'if-master[postgresql]' or apt-get install"
+                " python3-psycopg",
+            ) from None
+        return PostgresLedger.from_options(text, **options)
     return EtcdLedger.from_options(url, **options)
 
 

@@ -1,0 +1,629 @@
+"""The PostgreSQL backend: one row per slot in one table, created by exactly one claim.
+
+A claim is one ``INSERT ... ON CONFLICT (task, slot) DO NOTHING RETURNING`` on the
+primary: the primary key makes exactly one claim per slot succeed, whatever the VIP did.
+The fencing token is the row's identity column (a sequence: strictly increasing in claim
+order). The end record is an ``UPDATE`` guarded by that token, so a row an operator
+deleted and someone re-claimed is never overwritten by the old run.
+
+Exactly once only where the server's replication allows it: a standby, a read-only
+server and a multi-master node (BDR, pgactive, spock, pglogical or native logical
+replication applying into the ledger table) are refused by name; asynchronous standbys
+get one warning per run (``async_standbys=refuse`` turns it into a refusal). See
+docs/ledger-postgresql.md.
+
+The driver is psycopg 3 (libpq: its URI, multi-host lists, ``target_session_attrs``,
+``sslmode``, ``~/.pgpass``), imported only here, only for ``postgresql://`` URLs.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from ..slot import check_seconds, parse_iso
+from ..task import validate_task
+from .records import Claim, LedgerError, Record, Stored, bounded, iso_ms, shown, validate_node
+from .secret import ENV_PASSWORD, ENV_USER, check_secret, read_secret
+
+#: The URL schemes this store answers (libpq's two).
+SCHEMES = ("postgresql://", "postgres://")
+#: The table when the URL names none (``?table=SCHEMA.NAME``).
+DEFAULT_TABLE = "public.if_master_ledger"
+#: The table layout this release writes; kept in the table's comment, checked at connect.
+SCHEMA_VERSION = 1
+SCHEMA_COMMENT = f"if-master ledger, schema {SCHEMA_VERSION}"
+#: libpq's own floor for connect_timeout (whole seconds; below 2 it uses 2).
+LIBPQ_MIN_CONNECT = 2
+MAX_URL_LEN = 2000
+MAX_IDENT = 63  # PostgreSQL's NAMEDATALEN - 1
+#: Our own URL query parameters: removed before libpq sees the rest.
+OWN_PARAMS = ("table", "async_standbys", "multi_master")
+ASYNC_CHOICES = ("warn", "refuse")
+#: The one value that accepts a multi-master node: it says what it costs.
+MULTI_MASTER_OVERRIDE = "allow-double-runs"
+# Extensions whose nodes each accept writes that replicate both ways.
+_MULTI_MASTER_EXTENSIONS = ("bdr", "pgactive", "spock")
+_IDENT_START = frozenset("abcdefghijklmnopqrstuvwxyz_")
+_IDENT_CHARS = _IDENT_START | frozenset("0123456789")
+
+T = TypeVar("T")
+_warned_async = False  # once per run (per process), whatever the number of calls
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.startswith(SCHEMES)
+
+
+def ddl_statements(table: str) -> tuple[str, str]:
+    """The two statements that create the ledger table (schema version in its comment)."""
+    return (
+        f"CREATE TABLE {table} (task text NOT NULL, slot timestamptz NOT NULL,"
+        " token bigint GENERATED ALWAYS AS IDENTITY, node text NOT NULL,"
+        " pid integer NOT NULL, started timestamptz NOT NULL, ended timestamptz,"
+        " status integer, PRIMARY KEY (task, slot))",
+        f"COMMENT ON TABLE {table} IS '{SCHEMA_COMMENT}'",
+    )
+
+
+def ddl(table: str) -> str:
+    """The DDL on one line, as an error prints it for the table's owner to run."""
+    return "; ".join(ddl_statements(table)) + ";"
+
+
+def _ident(part: str, whole: str) -> str:
+    if not (
+        0 < len(part) <= MAX_IDENT and part[0] in _IDENT_START and _IDENT_CHARS.issuperset(part)
+    ):
+        raise ValueError(
+            f"ledger URL: table={shown(whole)}: {part!r} is not a lower-case SQL name"
+            f" (a-z, 0-9, _, at most {MAX_IDENT})"
+        )
+    return part
+
+
+class PgUrl:
+    """A ``postgresql://`` URL split into libpq's conninfo and our own parameters."""
+
+    __slots__ = ("async_standbys", "conninfo", "hosts", "multi_master", "params", "table")
+
+    def __init__(
+        self,
+        *,
+        conninfo: str,
+        params: dict[str, str],
+        table: str,
+        async_standbys: str,
+        multi_master: bool,
+    ) -> None:
+        self.conninfo = conninfo  # the URL minus our parameters, for libpq
+        self.params = params  # libpq's parse of it (no password in it, checked)
+        self.table = table  # SCHEMA.NAME, validated lower-case identifiers
+        self.async_standbys = async_standbys  # "warn" or "refuse"
+        self.multi_master = multi_master  # the explicit override
+        self.hosts = max(1, len(params.get("host", "").split(",")))
+
+    def __str__(self) -> str:
+        return self.conninfo
+
+
+def parse_pg_url(text: str) -> PgUrl:
+    """Parse ``--ledger postgresql://...``: libpq's URI plus ``table``, ``async_standbys``
+    and ``multi_master``. ValueError naming the bad part; never repeats a password."""
+    from urllib.parse import parse_qsl, urlencode
+
+    import psycopg.conninfo
+
+    if len(text) > MAX_URL_LEN:
+        raise ValueError(f"ledger URL is longer than {MAX_URL_LEN} characters")
+    if any(not " " < c <= "~" for c in text):
+        raise ValueError("ledger URL has spaces, control or non-ASCII characters")
+    scheme, _, rest = text.partition("://")
+    authority = rest.split("/", 1)[0].split("?", 1)[0]
+    no_password = (
+        f"use ~/.pgpass (PGPASSFILE), --ledger-password-file or {ENV_PASSWORD},"
+        " never the command line"
+    )
+    if ":" in authority.rpartition("@")[0]:
+        raise ValueError(f"ledger URL has a password in it (user:PASSWORD@): {no_password}")
+    base, _, query = rest.partition("?")
+    if "#" in rest:
+        raise ValueError("ledger URL has a fragment (#...): it takes none")
+    ours: dict[str, str] = {}
+    theirs: list[tuple[str, str]] = []
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
+    except ValueError:
+        raise ValueError("ledger URL: its query is not NAME=VALUE&...") from None
+    for name, value in pairs:
+        if name == "password":
+            raise ValueError(f"ledger URL has a password=... parameter: {no_password}")
+        if name in OWN_PARAMS:
+            if name in ours:
+                raise ValueError(f"ledger URL: {name}= is given twice")
+            ours[name] = value
+        else:
+            theirs.append((name, value))
+    conninfo = f"{scheme}://{base}" + (f"?{urlencode(theirs)}" if theirs else "")
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(conninfo)
+    except psycopg.Error as e:
+        why = " ".join(str(e).split())
+        raise ValueError(f"ledger URL: libpq cannot read it: {bounded(why)}") from None
+    if params.get("password"):
+        raise ValueError(f"ledger URL has a password in it: {no_password}")
+    table = ours.get("table", DEFAULT_TABLE)
+    schema, dot, name = table.rpartition(".")
+    if not dot or "." in schema:
+        raise ValueError(f"ledger URL: table={shown(table)} is not SCHEMA.NAME")
+    table = f"{_ident(schema, table)}.{_ident(name, table)}"
+    async_standbys = ours.get("async_standbys", "warn")
+    if async_standbys not in ASYNC_CHOICES:
+        raise ValueError(
+            f"ledger URL: async_standbys={shown(async_standbys)} is not one of"
+            f" {', '.join(ASYNC_CHOICES)}"
+        )
+    mm = ours.get("multi_master")
+    if mm is not None and mm != MULTI_MASTER_OVERRIDE:
+        raise ValueError(
+            f"ledger URL: multi_master={shown(mm)}: the only value is {MULTI_MASTER_OVERRIDE}"
+            " (a multi-master node can accept the same claim twice)"
+        )
+    return PgUrl(
+        conninfo=conninfo,
+        params={k: str(v) for k, v in params.items()},
+        table=table,
+        async_standbys=async_standbys,
+        multi_master=mm is not None,
+    )
+
+
+class PostgresLedger:
+    """A client of one PostgreSQL primary, one table. Each call is one bounded operation on
+    a fresh connection (a guard is one short process)."""
+
+    def __init__(
+        self,
+        url: PgUrl,
+        *,
+        deadline: float,
+        password: str | None = None,
+        keep: float | None = None,
+    ) -> None:
+        """``keep``: seconds of history a won claim leaves of its task (older rows are
+        deleted in the claim's transaction); None keeps everything."""
+        from .etcd import MAX_DEADLINE, MIN_DEADLINE
+
+        self.url = url
+        self.deadline = check_seconds(
+            "--ledger-timeout", deadline, lo=MIN_DEADLINE, hi=MAX_DEADLINE
+        )
+        if keep is not None and not (isinstance(keep, (int, float)) and keep > 0):
+            raise ValueError(f"ledger keep {keep!r} is not a positive number of seconds")
+        self.keep = keep
+        self._password = password
+        self.clock_offset: float | None = None  # our clock minus the server's, last call
+        self._notices: list[tuple[str, str]] = []  # the current connection's server notices
+
+    @classmethod
+    def from_options(
+        cls,
+        url: str,
+        *,
+        deadline: float,
+        ca: str | None = None,
+        cert: str | None = None,
+        key: str | None = None,
+        user: str | None = None,
+        password_file: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        keep: float | None = None,
+    ) -> PostgresLedger:
+        """The store for a ``postgresql://`` URL. The etcd TLS and user options are refused
+        by name: libpq has its own URL parameters for them."""
+        env = os.environ if environ is None else environ
+        for value, option, instead in (
+            (ca, "--ledger-ca", "sslrootcert=FILE&sslmode=verify-full"),
+            (cert, "--ledger-cert", "sslcert=FILE"),
+            (key, "--ledger-key", "sslkey=FILE"),
+            (user, "--ledger-user", "postgresql://USER@HOST/DB"),
+            (env.get(ENV_USER) or None, ENV_USER, "postgresql://USER@HOST/DB"),
+        ):
+            if value is not None:
+                raise ValueError(
+                    f"{option} is for an etcd ledger: with postgresql:// write {instead}"
+                    " in the URL (libpq's own parameters)"
+                )
+        password = None
+        if password_file is not None:
+            password = read_secret(password_file)
+        elif env.get(ENV_PASSWORD):
+            password = check_secret(os.fsencode(env[ENV_PASSWORD]), ENV_PASSWORD)
+        return cls(parse_pg_url(url), deadline=deadline, password=password, keep=keep)
+
+    def key(self, task: str, slot: str) -> str:
+        """``SCHEMA.TABLE/TASK/SLOT``, each part validated (ValueError naming it)."""
+        parse_iso(slot)
+        return f"{self.url.table}/{validate_task(task)}/{slot}"
+
+    # -- the calls ---------------------------------------------------------------------
+
+    def claim(self, task: str, slot: str, *, node: str, pid: int, start: float) -> Claim:
+        """Insert the slot's row unless one exists; who holds it either way."""
+        k = self.key(task, slot)
+        mine = Record(node=validate_node(node), start=iso_ms(start), pid=int(pid))
+        prune = None
+        if self.keep is not None:
+            from datetime import timedelta
+
+            prune = (parse_iso(slot) - timedelta(seconds=self.keep)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        def run(conn: Any) -> Claim:
+            t = self.url.table
+            row = conn.execute(
+                f"INSERT INTO {t} (task, slot, node, pid, started)"
+                " VALUES (%s, %s::timestamptz, %s, %s, %s::timestamptz)"
+                " ON CONFLICT (task, slot) DO NOTHING RETURNING token",
+                (task, slot, mine.node, mine.pid, mine.start),
+            ).fetchone()
+            if row is not None:
+                if prune is not None:  # retention, in the claim's own transaction
+                    conn.execute(
+                        f"DELETE FROM {t} WHERE task = %s AND slot < %s::timestamptz",
+                        (task, prune),
+                    )
+                self._commit(conn, k)
+                return Claim(
+                    won=True, key=k, holder=mine, revision=int(row[0]),
+                    clock_offset=self.clock_offset,
+                )  # fmt: skip
+            # Lost: read the holder with a new snapshot (the INSERT's could predate it).
+            conn.commit()
+            found = self._select(conn, "task = %s AND slot = %s::timestamptz", (task, slot))
+            conn.commit()
+            if not found:  # deleted between the two statements
+                raise LedgerError("protocol", f"ledger: {k} neither created nor found")
+            held = found[0]
+            assert held.record is not None
+            r = held.record
+            ours = (r.node, r.pid, r.start) == (mine.node, mine.pid, mine.start)
+            return Claim(
+                won=ours, key=k, holder=r, revision=held.revision,
+                clock_offset=self.clock_offset,
+            )  # fmt: skip
+
+        return self._call(f"claim {k}", run, write=True)
+
+    def finish(self, claim: Claim, *, end: float, status: int) -> bool:
+        """Record the end on a claim we won; False when its row is gone or claimed anew."""
+        if not claim.won:
+            raise ValueError(f"{claim.key} was not claimed by us: no end to record")
+        h = claim.holder
+        done = Record(node=h.node, start=h.start, pid=h.pid, end=iso_ms(end), status=status)
+        task, slot = claim.key.split("/")[-2:]
+
+        def run(conn: Any) -> bool:
+            cur = conn.execute(
+                f"UPDATE {self.url.table} SET ended = %s::timestamptz, status = %s"
+                " WHERE task = %s AND slot = %s::timestamptz AND token = %s",
+                (done.end, status, task, slot, claim.revision),
+            )
+            n = cur.rowcount
+            self._commit(conn, claim.key)
+            return bool(n == 1)
+
+        if self._call(f"finish {claim.key}", run, write=True):
+            claim.holder = done
+            return True
+        return False
+
+    def holder(self, task: str, slot: str) -> Record | None:
+        """Who holds a slot, or None when it is unclaimed."""
+        k = self.key(task, slot)
+
+        def run(conn: Any) -> list[Stored]:
+            return self._select(conn, "task = %s AND slot = %s::timestamptz", (task, slot))
+
+        found = self._call(f"read {k}", run)
+        return found[0].record if found else None
+
+    def read(
+        self, task: str, *, since: str | None = None, until: str | None = None
+    ) -> list[Stored]:
+        """The task's slots in ``[since, until)``, oldest first."""
+        validate_task(task)
+        for bound in (since, until):
+            if bound is not None:
+                parse_iso(bound)
+        where, args = "task = %s", [task]
+        if since is not None:
+            where, args = where + " AND slot >= %s::timestamptz", [*args, since]
+        if until is not None:
+            where, args = where + " AND slot < %s::timestamptz", [*args, until]
+        return self._call(f"read {task}", lambda conn: self._select(conn, where, tuple(args)))
+
+    def tasks(self) -> list[str]:
+        """Every task that has a row in the table, sorted."""
+
+        def run(conn: Any) -> list[str]:
+            rows = conn.execute(f"SELECT DISTINCT task FROM {self.url.table} ORDER BY 1")
+            return [str(r[0]) for r in rows.fetchall()]
+
+        return self._call("list tasks", run)
+
+    def release(self, task: str, slot: str, *, revision: int) -> bool:
+        """Delete one slot's row if it is still the claim ``revision`` names."""
+        k = self.key(task, slot)
+
+        def run(conn: Any) -> bool:
+            cur = conn.execute(
+                f"DELETE FROM {self.url.table}"
+                " WHERE task = %s AND slot = %s::timestamptz AND token = %s",
+                (task, slot, revision),
+            )
+            n = cur.rowcount
+            self._commit(conn, k)
+            return bool(n == 1)
+
+        return self._call(f"release {k}", run, write=True)
+
+    # -- the connection ----------------------------------------------------------------
+
+    def _select(self, conn: Any, where: str, args: tuple[Any, ...]) -> list[Stored]:
+        rows = conn.execute(
+            "SELECT task, to_char(slot AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+            " token, node, pid,"
+            " to_char(started AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+            " to_char(ended AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), status"
+            f" FROM {self.url.table} WHERE {where} ORDER BY slot",
+            args,
+        ).fetchall()
+        out = []
+        for task, slot, token, node, pid, started, ended, status in rows:
+            rec = Record(node=node, start=started, pid=pid, end=ended, status=status)
+            out.append(
+                Stored(task=task, slot=slot, record=rec, raw=rec.to_json(), revision=int(token))
+            )
+        return out
+
+    def _commit(self, conn: Any, key: str) -> None:
+        """Commit; a commit the server says it did not wait for its synchronous standby on
+        (our statement_timeout cut the wait: "committed locally, but might not have been
+        replicated") is not a durable claim: fail closed."""
+        conn.commit()
+        for sqlstate, text in self._notices:
+            if sqlstate == "57014" or "synchronous replication" in text:
+                raise LedgerError(
+                    "unreachable",
+                    f"ledger: {key} committed on the primary but its synchronous standby did"
+                    f" not confirm within the deadline ({bounded(text)}): nothing runs",
+                )
+
+    def _call(self, what: str, fn: Callable[[Any], T], *, write: bool = False) -> T:
+        """Connect, check the server, run ``fn`` in a transaction: all within the deadline.
+
+        libpq's connect_timeout has a floor of 2 s and getaddrinfo none at all, so the
+        whole call runs in a helper thread we stop waiting for at the deadline; the
+        server-side statement_timeout and connect_timeout end that thread soon after.
+        """
+        import threading
+
+        box: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                box["value"] = self._connected(what, fn, write)
+            except BaseException as e:  # handed to the caller's thread
+                box["error"] = e
+
+        worker = threading.Thread(target=work, name="if-master-ledger", daemon=True)
+        worker.start()
+        worker.join(self.deadline)
+        if worker.is_alive():
+            hosts = self.url.params.get("host", "the default host")
+            raise LedgerError(
+                "unreachable",
+                f"ledger: {what}: no answer from {bounded(hosts)} within the deadline"
+                f" ({self.deadline:g} s)",
+            )
+        if "error" in box:
+            raise box["error"]
+        value: T = box["value"]
+        return value
+
+    def _connected(self, what: str, fn: Callable[[Any], T], write: bool) -> T:
+        import psycopg
+
+        p = self.url.params
+        kw: dict[str, Any] = {
+            "connect_timeout": max(LIBPQ_MIN_CONNECT, math.ceil(self.deadline / self.url.hosts)),
+            "application_name": p.get("application_name") or "if-master",
+        }
+        ms = max(1, int(self.deadline * 1000))
+        kw["options"] = " ".join(
+            x
+            for x in (
+                p.get("options"),
+                f"-c statement_timeout={ms} -c lock_timeout={ms}",
+                f"-c idle_in_transaction_session_timeout={max(ms, 1000)}",
+            )
+            if x
+        )
+        if self.url.hosts > 1 and "target_session_attrs" not in p:
+            kw["target_session_attrs"] = "read-write"  # a list: the primary, not any member
+        if self._password is not None:
+            kw["password"] = self._password
+        try:
+            conn = psycopg.connect(self.url.conninfo, **kw)
+        except psycopg.Error as e:
+            raise self._error(what, e) from None
+        try:
+            notices: list[tuple[str, str]] = []
+            self._notices = notices
+            conn.add_notice_handler(
+                lambda d: notices.append(
+                    (d.sqlstate or "", f"{d.message_primary or ''} {d.message_detail or ''}")
+                )
+            )
+            self._check(conn, what, write)
+            return fn(conn)
+        except psycopg.Error as e:
+            raise self._error(what, e) from None
+        finally:
+            try:
+                conn.close()
+            except psycopg.Error:
+                pass
+
+    def _where(self, conn: Any) -> str:
+        try:
+            host, port = conn.info.host, conn.info.port
+            return f"{host}:{port}"
+        except Exception:  # the connection is gone: say what we can
+            return "the server"
+
+    def _check(self, conn: Any, what: str, write: bool) -> None:
+        """Refuse a server that cannot be a ledger, by name; create the table if missing."""
+        import time
+
+        t = self.url.table
+        row = conn.execute(
+            "SELECT pg_is_in_recovery(), current_setting('transaction_read_only'),"
+            " current_setting('synchronous_standby_names'),"
+            " current_setting('synchronous_commit'),"
+            " (SELECT count(*) FROM pg_stat_replication),"
+            " ARRAY(SELECT extname::text FROM pg_extension"
+            "  WHERE extname = ANY(%s) OR extname = 'pglogical' ORDER BY 1),"
+            " EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'bdr'),"
+            " to_regclass(%s) IS NOT NULL, obj_description(to_regclass(%s), 'pg_class'),"
+            " EXISTS (SELECT 1 FROM pg_subscription_rel WHERE srrelid = to_regclass(%s)),"
+            " extract(epoch FROM clock_timestamp())::float8, current_user",
+            (list(_MULTI_MASTER_EXTENSIONS), t, t, t),
+        ).fetchone()
+        (recovery, read_only, sync_names, sync_commit, standbys, exts, bdr_schema, exists,
+         comment, subscribed, server_time, user) = row  # fmt: skip
+        self.clock_offset = time.time() - float(server_time)
+        where = self._where(conn)
+        if recovery:
+            raise LedgerError(
+                "config",
+                f"ledger: {where} is a standby (pg_is_in_recovery): a claim needs the primary;"
+                " give the primary, or every server with target_session_attrs=read-write",
+            )
+        if read_only == "on":
+            raise LedgerError(
+                "config",
+                f"ledger: {where} is read-only (transaction_read_only = on): a claim needs a"
+                " writable primary",
+            )
+        marker = self._multi_master(conn, exts, bdr_schema, subscribed)
+        if marker and not self.url.multi_master:
+            raise LedgerError(
+                "config",
+                f"ledger: {where} is a multi-master node ({marker}): two nodes can each"
+                " accept the same claim and both jobs run before the conflict is resolved;"
+                f" use a single primary (or multi_master={MULTI_MASTER_OVERRIDE}, which gives"
+                " that up)",
+            )
+        asynchronous = standbys > 0 and (not sync_names.strip() or sync_commit in ("off", "local"))
+        if asynchronous:
+            why = (
+                f"ledger: {where} replicates to {standbys} standby(s) asynchronously"
+                f" (synchronous_standby_names {sync_names!r}, synchronous_commit {sync_commit}):"
+                " a failover to one can lose claims and run a slot twice"
+            )
+            if self.url.async_standbys == "refuse":
+                raise LedgerError("config", why + " (async_standbys=refuse)")
+            _warn_once(f"if-master: warning: {why}")
+        if not exists:
+            self._create(conn, str(user), where)
+        elif comment != SCHEMA_COMMENT:
+            raise LedgerError(
+                "config",
+                f"ledger: table {t} on {where} is not an if-master ledger of schema"
+                f" {SCHEMA_VERSION} (its comment is {shown(str(comment))}): name another with"
+                " table=SCHEMA.NAME",
+            )
+
+    def _multi_master(self, conn: Any, exts: list[str], bdr_schema: bool, subscribed: bool) -> str:
+        """What marks this server as one of several writable masters; '' when nothing."""
+        found = [e for e in exts if e in _MULTI_MASTER_EXTENSIONS]
+        if found:
+            return f"extension {', '.join(found)}"
+        if bdr_schema:
+            return "schema bdr"
+        if subscribed:
+            return f"table {self.url.table} is in a logical replication subscription"
+        if "pglogical" in exts:
+            n = conn.execute("SELECT count(*) FROM pglogical.subscription").fetchone()[0]
+            if n:
+                return f"extension pglogical with {n} subscription(s) into this node"
+        return ""
+
+    def _create(self, conn: Any, user: str, where: str) -> None:
+        """Create the table, serialised by an advisory lock (two first claims at once)."""
+        import psycopg
+
+        t = self.url.table
+        conn.commit()
+        try:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (t,))
+            if conn.execute("SELECT to_regclass(%s)", (t,)).fetchone()[0] is None:
+                for statement in ddl_statements(t):
+                    conn.execute(statement)
+            conn.commit()
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ReadOnlySqlTransaction):
+            conn.rollback()
+            raise LedgerError(
+                "config",
+                f"ledger: table {t} does not exist on {where} and role {user!r} may not create"
+                f" it; as its owner run: {ddl(t)} GRANT SELECT, INSERT, UPDATE, DELETE ON {t}"
+                f" TO {user};",
+            ) from None
+
+    def _error(self, what: str, e: Exception) -> LedgerError:
+        """The driver's failure as one line, the password scrubbed (libpq's messages can
+        hold the connection string)."""
+        import psycopg
+
+        text = " ".join(str(e).split())
+        if self._password:
+            text = text.replace(self._password, "***")
+        import re
+
+        text = re.sub(r"(password\s*=\s*)\S+", r"\1***", text, flags=re.I)
+        state = getattr(e, "sqlstate", None) or ""
+        low = text.lower()
+        if state.startswith("28") or "password authentication failed" in low:
+            kind = "auth"
+        elif state == "42501":
+            kind = "auth"
+            text = f"{text} (grant SELECT, INSERT, UPDATE, DELETE ON {self.url.table})"
+        elif state == "25006":  # read-only transaction: a standby behind our check
+            kind = "config"
+        elif "ssl" in low or "certificate" in low:
+            kind = "tls"
+        elif isinstance(e, psycopg.OperationalError) or state in ("57014", "55P03"):
+            kind = "unreachable"
+        else:
+            kind = "protocol"
+        return LedgerError(kind, f"ledger: {what}: {bounded(text, 400)}")
+
+
+def _warn_once(line: str) -> None:
+    """One stderr line per process; a failure to write it changes nothing."""
+    global _warned_async
+    if _warned_async:
+        return
+    _warned_async = True
+    try:
+        sys.stderr.write(bounded(line, 400) + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+__all__ = ["PgUrl", "PostgresLedger", "ddl", "ddl_statements", "is_postgres_url", "parse_pg_url"]

@@ -498,10 +498,15 @@ class PostgresLedger:
             " ARRAY(SELECT extname::text FROM pg_extension"
             "  WHERE extname = ANY(%s) OR extname = 'pglogical' ORDER BY 1),"
             " EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'bdr'),"
-            " to_regclass(%s) IS NOT NULL, obj_description(to_regclass(%s), 'pg_class'),"
-            " EXISTS (SELECT 1 FROM pg_subscription_rel WHERE srrelid = to_regclass(%s)),"
-            " extract(epoch FROM clock_timestamp())::float8, current_user",
-            (list(_MULTI_MASTER_EXTENSIONS), t, t, t),
+            " t.oid IS NOT NULL, obj_description(t.oid, 'pg_class'),"
+            " EXISTS (SELECT 1 FROM pg_subscription_rel WHERE srrelid = t.oid),"
+            " extract(epoch FROM clock_timestamp())::float8, current_user"
+            # By name, not to_regclass(): that fails on a schema we may not use, and the
+            # answer then is the DDL to run, not a permission error.
+            " FROM (SELECT NULL) AS one LEFT JOIN (SELECT c.oid FROM pg_class c"
+            "  JOIN pg_namespace n ON n.oid = c.relnamespace"
+            "  WHERE n.nspname = %s AND c.relname = %s) AS t ON true",
+            (list(_MULTI_MASTER_EXTENSIONS), *t.split(".")),
         ).fetchone()
         (recovery, read_only, sync_names, sync_commit, standbys, exts, bdr_schema, exists,
          comment, subscribed, server_time, user) = row  # fmt: skip
@@ -568,20 +573,22 @@ class PostgresLedger:
         import psycopg
 
         t = self.url.table
+        schema = t.split(".")[0]
         conn.commit()
         try:
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (t,))
-            if conn.execute("SELECT to_regclass(%s)", (t,)).fetchone()[0] is None:
-                for statement in ddl_statements(t):
-                    conn.execute(statement)
+            for statement in ddl_statements(t):
+                conn.execute(statement)
             conn.commit()
+        except (psycopg.errors.DuplicateTable, psycopg.errors.UniqueViolation):
+            conn.rollback()  # another node's first claim created it just now: use it
         except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ReadOnlySqlTransaction):
             conn.rollback()
             raise LedgerError(
                 "config",
                 f"ledger: table {t} does not exist on {where} and role {user!r} may not create"
-                f" it; as its owner run: {ddl(t)} GRANT SELECT, INSERT, UPDATE, DELETE ON {t}"
-                f" TO {user};",
+                f" it; as its owner run: {ddl(t)} GRANT USAGE ON SCHEMA {schema} TO {user};"
+                f" GRANT SELECT, INSERT, UPDATE, DELETE ON {t} TO {user};",
             ) from None
 
     def _error(self, what: str, e: Exception) -> LedgerError:

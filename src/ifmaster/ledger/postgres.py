@@ -38,6 +38,8 @@ SCHEMA_VERSION = 1
 SCHEMA_COMMENT = f"if-master ledger, schema {SCHEMA_VERSION}"
 #: libpq's own floor for connect_timeout (whole seconds; below 2 it uses 2).
 LIBPQ_MIN_CONNECT = 2
+#: The part of --ledger-timeout one statement (the claim's COMMIT, say) may take.
+STATEMENT_SHARE = 0.5
 MAX_URL_LEN = 2000
 MAX_IDENT = 63  # PostgreSQL's NAMEDATALEN - 1
 #: Our own URL query parameters: removed before libpq sees the rest.
@@ -390,9 +392,10 @@ class PostgresLedger:
         return out
 
     def _commit(self, conn: Any, key: str) -> None:
-        """Commit; a commit the server says it did not wait for its synchronous standby on
-        (our statement_timeout cut the wait: "committed locally, but might not have been
-        replicated") is not a durable claim: fail closed."""
+        """Commit; a commit whose wait for the synchronous standby was cancelled (an
+        operator's pg_cancel_backend, a pooler): the server answers success with a warning,
+        "committed locally, but might not have been replicated". Not a durable claim: fail
+        closed."""
         conn.commit()
         for sqlstate, text in self._notices:
             if sqlstate == "57014" or "synchronous replication" in text:
@@ -442,7 +445,11 @@ class PostgresLedger:
             "connect_timeout": max(LIBPQ_MIN_CONNECT, math.ceil(self.deadline / self.url.hosts)),
             "application_name": p.get("application_name") or "if-master",
         }
-        ms = max(1, int(self.deadline * 1000))
+        # The server's own timeouts end one statement at half the deadline, so that the
+        # server says why (a lock) before we stop waiting for the whole call. A COMMIT
+        # waiting for its synchronous standby is not under statement_timeout (the server
+        # disarms it before committing): the whole-call bound ends that wait.
+        ms = max(1, int(self.deadline * 1000 * STATEMENT_SHARE))
         kw["options"] = " ".join(
             x
             for x in (

@@ -28,8 +28,8 @@ from typing import Any
 
 import pytest
 
-from tests.cluster.lab import require_keepalived
-from tests.etcdlib import require_etcd
+from tests.support.etcdlib import require_etcd
+from tests.support.lab import require_keepalived
 
 pytestmark = [pytest.mark.chaos, pytest.mark.cluster, pytest.mark.etcd, pytest.mark.slow]
 
@@ -83,6 +83,9 @@ def test_chaos_short_run(tmp_path: Path) -> None:
     # Every job ran under a claim of its own. (A claim without a job is allowed: a claim
     # committed whose reply a link cut lost fails closed, a documented miss.)
     assert report["ledger_unmatched"]["unclaimed_jobs"] == []
+    # No ledger job was stopped by its own guard (a catch-up run after a keepalived stop was,
+    # every time, before issue 21's fix).
+    assert report["ledger_unmatched"]["stopped_by_guard"] == []
     for prof in LEDGER_PROFILES:  # the profiles ran, and ran jobs
         assert report["results"][prof]["all"]["once"] > 0, run.stdout
 

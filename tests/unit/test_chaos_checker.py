@@ -38,7 +38,7 @@ def test_a_job_counts_for_the_slot_its_guard_claimed(chaos: ModuleType, tmp_path
     assert sorted(parsed.runs["ledger+catch-up"][9]) == ["n1", "n2"]  # by start time: a double
     claims = [claim("2026-11-28T04:14:30Z", "n1", 100), claim("2026-11-28T04:14:32Z", "n2", 200)]
     odd = chaos.claimed_runs(parsed, claims, T0_REAL, 2.0)
-    assert odd == {"unclaimed_jobs": [], "claims_without_job": []}
+    assert odd == {"unclaimed_jobs": [], "claims_without_job": [], "stopped_by_guard": []}
     assert parsed.runs["ledger+catch-up"] == {9: {"n1": 18.0}, 10: {"n2": 18.81}}
 
 
@@ -57,3 +57,16 @@ def test_a_job_no_key_names_is_listed_and_can_make_a_double(
     assert [j["pid"] for j in odd["unclaimed_jobs"]] == [200, 300]
     assert odd["claims_without_job"] == [{"profile": "ledger+catch-up", "node": "n3", "tick": 4}]
     assert parsed.runs["ledger+catch-up"] == {3: {"n1": 6.1, "n2": 6.2, "n1+": 6.3}}
+
+
+def test_a_job_its_own_guard_stopped_is_listed(chaos: ModuleType, tmp_path: Path) -> None:
+    """A SIGTERM status in a ledger slot is the guard stopping its own job (issue 21)."""
+    ledger = tmp_path / "ledger"
+    ledger.write_text("job 3 n1 ledger+catch-up 6.10 3 100\n")
+    parsed = chaos.read_ledger(ledger, 0.0)
+    stopped = {**claim("2026-11-28T04:14:18Z", "n1", 100), "status": 143, "end": "e"}
+    done = {**claim("2026-11-28T04:14:20Z", "n2", 7), "status": 0, "end": "e"}
+    odd = chaos.claimed_runs(parsed, [stopped, done], T0_REAL, 2.0)
+    assert odd["stopped_by_guard"] == [
+        {"profile": "ledger+catch-up", "node": "n1", "slot": "2026-11-28T04:14:18Z"}
+    ]

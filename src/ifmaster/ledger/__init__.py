@@ -21,7 +21,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from .etcd import DEFAULT_DEADLINE, MAX_DEADLINE, MIN_DEADLINE, EtcdLedger
+from ..limits import DEFAULT_LEDGER_TIMEOUT as DEFAULT_DEADLINE
+from .etcd import EtcdLedger
 from .records import Claim, LedgerError, Record, validate_node
 from .secret import ENV_URL
 from .url import LedgerUrl, parse_url
@@ -55,8 +56,6 @@ def open_ledger(url: str | None, **options: Any) -> EtcdLedger | PostgresLedger 
 
 __all__ = [
     "DEFAULT_DEADLINE",
-    "MAX_DEADLINE",
-    "MIN_DEADLINE",
     "Claim",
     "EtcdLedger",
     "Ledger",

@@ -68,7 +68,11 @@ def why_not_counted(
     if age is None:
         return UNKNOWN_AGE, kinds.TOO_YOUNG
     if age < request.min_hold:
-        return f"held for {age:.1f} s, less than --min-hold {request.min_hold:g} s", kinds.TOO_YOUNG
+        # Tenths rounded down, so that the sentence reads true: 0.96 s is "0.9 s, less than
+        # 1 s", never "1.0 s, less than 1 s". (The age itself is understated, see STAMP_LAG.)
+        shown = int(max(age, 0.0) * 10) / 10  # age >= 0: int() rounds down
+        why = f"held for {shown:.1f} s, less than --min-hold {request.min_hold:g} s"
+        return why, kinds.TOO_YOUNG
     return None, None
 
 

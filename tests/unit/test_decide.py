@@ -171,6 +171,19 @@ def test_master_iff_same_address_on_a_counted_interface(
     assert decide(req(*vips, include_loopback=include_loopback), table).master == expected
 
 
+@pytest.mark.parametrize(
+    ("age", "hold", "shown"),
+    [(0.96, 1, "0.9"), (0.999, 1, "0.9"), (2.95, 3, "2.9"), (0.0, 1, "0.0")],
+)
+def test_a_too_young_age_reads_less_than_the_hold(age: float, hold: float, shown: str) -> None:
+    """Rounding made keepalived's own sample read 'held for 1.0 s, less than --min-hold 1 s'."""
+    table = [iface("eth0", addr("10.0.0.100", age=age))]
+    v = decide(Request(vips=[parse_vip("10.0.0.100")], min_hold=hold), table)
+    assert reasons(v) == [
+        f"10.0.0.100 on eth0 does not count: held for {shown} s, less than --min-hold {hold:g} s"
+    ]
+
+
 def test_min_hold_counts_only_an_old_enough_address() -> None:
     young = [iface("eth0", addr("10.0.0.100", age=1.5))]
     request = Request(vips=[parse_vip("10.0.0.100")], min_hold=3)

@@ -16,6 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .audit import Audit
     from .ledger import Claim, Ledger
+    from .ledger.postgres import PostgresLedger
 
 
 class Outcomes:
@@ -112,7 +113,7 @@ class Outcomes:
         self._metrics_check(kinds.ERROR)
 
 
-def _finish(ledger: Ledger, claim: Claim, status: int) -> None:
+def _finish(ledger: Ledger | PostgresLedger, claim: Claim, status: int) -> None:
     """Record the run's end in its slot; a failure there only warns."""
     import time
 

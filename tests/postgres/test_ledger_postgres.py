@@ -3,7 +3,7 @@
 Races of two and three nodes, the end record and release, the table created or its DDL
 printed, and every way it fails closed with its own line: server down, unreachable, slow,
 wrong password, TLS verify-full, a role without INSERT, a standby, a multi-master marker.
-Clients run in their own namespaces (tests/pglib).
+Clients run in their own namespaces (tests/support/postgres.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests import pglib
+from tests.support import postgres as pglib
 
 pytestmark = [pytest.mark.netns, pytest.mark.postgres]
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests import pglib
+from tests.support import postgres as pglib
 
 pytestmark = [pytest.mark.netns, pytest.mark.postgres, pytest.mark.slow]
 

@@ -24,6 +24,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from ..limits import MAX_LEDGER_TIMEOUT, MIN_LEDGER_TIMEOUT
 from ..slot import check_seconds, parse_iso
 from ..task import validate_task
 from .records import Claim, LedgerError, Record, Stored, bounded, iso_ms, shown, validate_node
@@ -197,11 +198,9 @@ class PostgresLedger:
     ) -> None:
         """``keep``: seconds of history a won claim leaves of its task (older rows are
         deleted in the claim's transaction); None keeps everything."""
-        from .etcd import MAX_DEADLINE, MIN_DEADLINE
-
         self.url = url
         self.deadline = check_seconds(
-            "--ledger-timeout", deadline, lo=MIN_DEADLINE, hi=MAX_DEADLINE
+            "--ledger-timeout", deadline, lo=MIN_LEDGER_TIMEOUT, hi=MAX_LEDGER_TIMEOUT
         )
         if keep is not None and not (isinstance(keep, (int, float)) and keep > 0):
             raise ValueError(f"ledger keep {keep!r} is not a positive number of seconds")

@@ -1,6 +1,6 @@
 """A ledger client in a client namespace: one JSON request per stdin line, one reply per line.
 
-Started by tests/pglib.Agent with ``ip netns exec``. Requests: ``{"op": "claim", "url",
+Started by tests/support/postgres.Agent with ``ip netns exec``. Requests: ``{"op": "claim", "url",
 "opts", "task", "slot", "node", "pid", "start", "at"}``, ``{"op": "finish", "key", "node",
 "end", "status"}``, ``{"op": "read", "url", "opts", "task"}``, ``{"op": "tasks", ...}``,
 ``{"op": "release", "url", "opts", "task", "slot", "revision"}``, ``{"op": "ping"}``.

@@ -1,6 +1,6 @@
 """Real PostgreSQL 15 servers in network namespaces, and ledger clients beside them.
 
-Layout (like tests/etcdlib.py): a switch namespace with bridge ``br0``; each server in its
+Layout (like tests/support/etcdlib.py): a switch namespace with bridge ``br0``; each server in its
 own namespace at 10.78.0.1, .2, ... (port 5432), each client namespace at 10.78.0.101...,
 joined to the bridge by veth pairs (switch side ``pN``). Nothing touches the host's network.
 
@@ -30,14 +30,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from tests.etcdlib import Tls
-from tests.netnslib import Netns, NetnsFactory, require, require_root_netns, run, veth
+from tests.support.etcdlib import Tls
+from tests.support.netnslib import Netns, NetnsFactory, require, require_root_netns, run, veth
 
 SUBNET = "10.78.0"
 PORT = 5432
 BIN = Path("/usr/lib/postgresql/15/bin")
-AGENT = str(Path(__file__).with_name("postgres") / "agent.py")
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+AGENT = str(Path(__file__).with_name("postgres_agent.py"))
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 #: The superuser's password and the ledger role's (test-only clusters).
 SUPER_PASSWORD = "super-secret-pw"
 PASSWORD = "ledger-secret-pw"
@@ -254,7 +254,7 @@ class Lab:
 
 
 class Agent:
-    """A Python process in a client namespace running ledger calls (tests/postgres/agent.py)."""
+    """A Python process in a client namespace running ledger calls (postgres_agent.py)."""
 
     def __init__(self, ns: Netns) -> None:
         self.ns = ns

@@ -271,8 +271,10 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
     "--ledger",
     envvar="IF_MASTER_LEDGER",
     metavar="URL",
-    help="etcd://HOST:PORT[,HOST:PORT...]/PREFIX (etcds:// for TLS; also IF_MASTER_LEDGER): "
-    "with --task and --schedule or --every, claim the run's slot in etcd before running; "
+    help="etcd://HOST:PORT[,HOST:PORT...]/PREFIX (etcds:// for TLS) or "
+    "postgresql://USER@HOST[:PORT][,HOST...]/DB[?sslmode=...] (libpq's URI; the --ledger-ca, "
+    "-cert, -key, -user options are etcd's) (also IF_MASTER_LEDGER): "
+    "with --task and --schedule or --every, claim the run's slot before running; "
     "exactly one claim per slot wins, the others run nothing. Unreachable: exit 125.",
 )
 @click.option(

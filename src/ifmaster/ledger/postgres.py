@@ -24,6 +24,9 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+import psycopg  # the optional driver: open_ledger() says how to install it when missing
+from psycopg import conninfo as _conninfo
+
 from ..limits import MAX_LEDGER_TIMEOUT, MIN_LEDGER_TIMEOUT
 from ..slot import check_seconds, parse_iso
 from ..task import validate_task
@@ -50,6 +53,13 @@ ASYNC_CHOICES = ("warn", "refuse")
 MULTI_MASTER_OVERRIDE = "allow-double-runs"
 # Extensions whose nodes each accept writes that replicate both ways.
 _MULTI_MASTER_EXTENSIONS = ("bdr", "pgactive", "spock")
+# libpq's parameters with a fixed set of values (libpq's docs, PostgreSQL 15).
+_CHOICES = {
+    "sslmode": ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+    "target_session_attrs": (
+        "any", "read-write", "read-only", "primary", "standby", "prefer-standby",
+    ),
+}  # fmt: skip
 _IDENT_START = frozenset("abcdefghijklmnopqrstuvwxyz_")
 _IDENT_CHARS = _IDENT_START | frozenset("0123456789")
 
@@ -118,8 +128,6 @@ def parse_pg_url(text: str) -> PgUrl:
     and ``multi_master``. ValueError naming the bad part; never repeats a password."""
     from urllib.parse import parse_qsl, urlencode
 
-    import psycopg.conninfo
-
     if len(text) > MAX_URL_LEN:
         raise ValueError(f"ledger URL is longer than {MAX_URL_LEN} characters")
     if any(not " " < c <= "~" for c in text):
@@ -152,12 +160,17 @@ def parse_pg_url(text: str) -> PgUrl:
             theirs.append((name, value))
     conninfo = f"{scheme}://{base}" + (f"?{urlencode(theirs)}" if theirs else "")
     try:
-        params = psycopg.conninfo.conninfo_to_dict(conninfo)
+        params = _conninfo.conninfo_to_dict(conninfo)
     except psycopg.Error as e:
         why = " ".join(str(e).split())
         raise ValueError(f"ledger URL: libpq cannot read it: {bounded(why)}") from None
     if params.get("password"):
         raise ValueError(f"ledger URL has a password in it: {no_password}")
+    for name, allowed in _CHOICES.items():  # libpq checks these only when it connects
+        if name in params and params[name] not in allowed:
+            raise ValueError(
+                f"ledger URL: {name}={shown(str(params[name]))} is not one of {', '.join(allowed)}"
+            )
     table = ours.get("table", DEFAULT_TABLE)
     schema, dot, name = table.rpartition(".")
     if not dot or "." in schema:
@@ -437,8 +450,6 @@ class PostgresLedger:
         return value
 
     def _connected(self, what: str, fn: Callable[[Any], T], write: bool) -> T:
-        import psycopg
-
         p = self.url.params
         kw: dict[str, Any] = {
             "connect_timeout": max(LIBPQ_MIN_CONNECT, math.ceil(self.deadline / self.url.hosts)),
@@ -576,8 +587,6 @@ class PostgresLedger:
 
     def _create(self, conn: Any, user: str, where: str) -> None:
         """Create the table, serialised by an advisory lock (two first claims at once)."""
-        import psycopg
-
         t = self.url.table
         schema = t.split(".")[0]
         conn.commit()
@@ -600,8 +609,6 @@ class PostgresLedger:
     def _error(self, what: str, e: Exception) -> LedgerError:
         """The driver's failure as one line, the password scrubbed (libpq's messages can
         hold the connection string)."""
-        import psycopg
-
         text = " ".join(str(e).split())
         if self._password:
             text = text.replace(self._password, "***")

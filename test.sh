@@ -16,6 +16,8 @@ for cmd in "${!pkg[@]}"; do
         || missing+=("${pkg[$cmd]}")
 done
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+# PostgreSQL 15's server binaries are not on PATH (tests/support/postgres.py runs them).
+[ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
 if ((${#missing[@]})); then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         echo "test.sh: installing ${missing[*]}" >&2

@@ -95,6 +95,9 @@ def test_a_standby_and_a_multi_master_node_exit_125_and_run_nothing(
     assert r.stderr.count("asynchronously") == 1, r.stderr
     assert "a failover to one can lose claims and run a slot twice" in r.stderr
     marker.unlink()
+    r = run_once(nodes[0], p.url(async_standbys="accept"), marker)
+    assert (r.returncode, r.stderr) == (0, "") and marker.exists()
+    marker.unlink()
     r = run_once(nodes[0], p.url(async_standbys="refuse"), marker)
     assert r.returncode == 125 and not marker.exists(), r.stderr
     assert r.stderr.count("\n") == 1 and "(async_standbys=refuse)" in r.stderr

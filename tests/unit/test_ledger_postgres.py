@@ -58,7 +58,7 @@ def test_a_password_in_the_url_is_refused_and_not_repeated(url: str) -> None:
         ("postgresql://db/jobs?table=ops.le;dger", "is not a lower-case SQL name"),
         ("postgresql://db/jobs?table=ops." + "x" * 64, "at most 63"),
         ("postgresql://db/jobs?table=a.b&table=c.d", "table= is given twice"),
-        ("postgresql://db/jobs?async_standbys=ignore", "is not one of warn, refuse"),
+        ("postgresql://db/jobs?async_standbys=ignore", "is not one of warn, refuse, accept"),
         ("postgresql://db/jobs?multi_master=yes", "the only value is allow-double-runs"),
         ("postgresql://db/jobs?sslmode=bogus", "sslmode='bogus' is not one of disable,"),
         ("postgresql://a,b/jobs?target_session_attrs=rw", "target_session_attrs='rw' is not"),

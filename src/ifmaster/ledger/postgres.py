@@ -9,8 +9,8 @@ deleted and someone re-claimed is never overwritten by the old run.
 Exactly once only where the server's replication allows it: a standby, a read-only
 server and a multi-master node (BDR, pgactive, spock, pglogical or native logical
 replication applying into the ledger table) are refused by name; asynchronous standbys
-get one warning per run (``async_standbys=refuse`` turns it into a refusal). See
-docs/ledger-postgresql.md.
+get one warning per run (``async_standbys=refuse`` makes it a refusal, ``=accept``
+silences it). See docs/ledger-postgresql.md.
 
 The driver is psycopg 3 (libpq: its URI, multi-host lists, ``target_session_attrs``,
 ``sslmode``, ``~/.pgpass``), imported only here, only for ``postgresql://`` URLs.
@@ -48,7 +48,9 @@ MAX_URL_LEN = 2000
 MAX_IDENT = 63  # PostgreSQL's NAMEDATALEN - 1
 #: Our own URL query parameters: removed before libpq sees the rest.
 OWN_PARAMS = ("table", "async_standbys", "multi_master")
-ASYNC_CHOICES = ("warn", "refuse")
+#: What asynchronous standbys get: one warning per run (the default), a refusal, or
+#: silence from an operator who read why (docs/ledger-postgresql.md).
+ASYNC_CHOICES = ("warn", "refuse", "accept")
 #: The one value that accepts a multi-master node: it says what it costs.
 MULTI_MASTER_OVERRIDE = "allow-double-runs"
 # Extensions whose nodes each accept writes that replicate both ways.
@@ -115,7 +117,7 @@ class PgUrl:
         self.conninfo = conninfo  # the URL minus our parameters, for libpq
         self.params = params  # libpq's parse of it (no password in it, checked)
         self.table = table  # SCHEMA.NAME, validated lower-case identifiers
-        self.async_standbys = async_standbys  # "warn" or "refuse"
+        self.async_standbys = async_standbys  # one of ASYNC_CHOICES
         self.multi_master = multi_master  # the explicit override
         self.hosts = max(1, len(params.get("host", "").split(",")))
 
@@ -559,7 +561,8 @@ class PostgresLedger:
             )
             if self.url.async_standbys == "refuse":
                 raise LedgerError("config", why + " (async_standbys=refuse)")
-            _warn_once(f"if-master: warning: {why}")
+            if self.url.async_standbys == "warn":
+                _warn_once(f"if-master: warning: {why} (async_standbys=refuse or accept)")
         if not exists:
             self._create(conn, str(user), where)
         elif comment != SCHEMA_COMMENT:
@@ -589,6 +592,8 @@ class PostgresLedger:
         """Create the table, serialised by an advisory lock (two first claims at once)."""
         t = self.url.table
         schema = t.split(".")[0]
+        if not (user and user[0] in _IDENT_START and _IDENT_CHARS.issuperset(user)):
+            user = '"' + user.replace('"', '""') + '"'  # a role name as SQL spells it
         conn.commit()
         try:
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (t,))
@@ -601,7 +606,7 @@ class PostgresLedger:
             conn.rollback()
             raise LedgerError(
                 "config",
-                f"ledger: table {t} does not exist on {where} and role {user!r} may not create"
+                f"ledger: table {t} does not exist on {where} and role {user} may not create"
                 f" it; as its owner run: {ddl(t)} GRANT USAGE ON SCHEMA {schema} TO {user};"
                 f" GRANT SELECT, INSERT, UPDATE, DELETE ON {t} TO {user};",
             ) from None

@@ -170,6 +170,7 @@ def test_wrong_password_fails_closed_without_saying_it(lab: pglib.Lab, agent: pg
               opts={"env": {"IF_MASTER_LEDGER_PASSWORD": "wrong-pw-42"}})  # fmt: skip
     text = one_line_without_secrets(r)
     assert r["kind"] == "auth" and 'password authentication failed for user "ifm"' in text
+    assert text.count("password authentication failed") == 1, text  # libpq tried twice
     assert "wrong-pw-42" not in text
 
 
@@ -216,6 +217,7 @@ def test_a_slow_server_fails_closed_within_the_deadline(lab: pglib.Lab, agent: p
         r = claim(agent, url, fresh_slot())
     text = one_line_without_secrets(r)
     assert r["kind"] == "unreachable", text
+    assert "canceling statement due to statement timeout" in text  # the server's own words
     assert r["elapsed"] < DEADLINE + SLACK
 
 

@@ -152,3 +152,11 @@ def test_errors_are_ledger_errors_with_one_line() -> None:
     err = led._error("claim k", RuntimeError("FATAL:  oops\n  password=hunter2 host=db"))
     assert str(err) == "ledger: claim k: FATAL: oops password=*** host=db"
     assert err.kind == "protocol"
+
+
+def test_a_driver_message_is_said_once_per_attempt_and_scrubbed() -> None:
+    led = PostgresLedger(parse_pg_url("postgresql://u@db/x"), deadline=1.0, password="r")
+    why = 'connection to server at "db", port 5432 failed: FATAL:  password authentication failed'
+    err = led._error("claim k", RuntimeError(f"connection failed: {why}\n{why}"))
+    assert str(err) == f"ledger: claim k: connection failed: {' '.join(why.split())}"
+    assert err.kind == "auth"  # a one-letter password is not scrubbed out of every word

@@ -45,6 +45,9 @@ LIBPQ_MIN_CONNECT = 2
 #: The part of --ledger-timeout one statement (the claim's COMMIT, say) may take.
 STATEMENT_SHARE = 0.5
 MAX_URL_LEN = 2000
+#: A password this long or longer is replaced wherever a driver message holds it (a
+#: shorter one would mangle every word; ``password=...`` is always replaced).
+MIN_SCRUBBED = 4
 MAX_IDENT = 63  # PostgreSQL's NAMEDATALEN - 1
 #: Our own URL query parameters: removed before libpq sees the rest.
 OWN_PARAMS = ("table", "async_standbys", "multi_master")
@@ -614,11 +617,14 @@ class PostgresLedger:
     def _error(self, what: str, e: Exception) -> LedgerError:
         """The driver's failure as one line, the password scrubbed (libpq's messages can
         hold the connection string)."""
-        text = " ".join(str(e).split())
-        if self._password:
-            text = text.replace(self._password, "***")
         import re
 
+        text = " ".join(str(e).split())
+        # libpq says each attempt (sslmode=prefer: with TLS, then without): say each once.
+        parts = re.split(r"(?=connection to server )", text)
+        text = " ".join(dict.fromkeys(p.strip() for p in parts if p.strip()))
+        if self._password and len(self._password) >= MIN_SCRUBBED:
+            text = text.replace(self._password, "***")
         text = re.sub(r"(password\s*=\s*)\S+", r"\1***", text, flags=re.I)
         state = getattr(e, "sqlstate", None) or ""
         low = text.lower()

@@ -8,6 +8,7 @@ Clients run in their own namespaces (tests/support/postgres.py).
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,6 +83,22 @@ def test_nodes_race_for_one_slot_exactly_one_wins(lab: pglib.Lab, n: int) -> Non
     assert tokens == sorted(tokens) and len(set(tokens)) == len(tokens)
     rows = lab.servers[0].sql(f"SELECT count(*), count(DISTINCT slot) FROM public.race{n}")
     assert rows == [(30, 30)]
+
+
+def test_through_pgbouncer_in_transaction_pooling_exactly_one_wins(lab: pglib.Lab) -> None:
+    """Two nodes, 20 rounds, through one pgbouncer with two server connections."""
+    pglib.require(shutil.which(pglib.BOUNCER) is not None, "pgbouncer is not installed")
+    url = lab.servers[0].bouncer() + "?table=public.pooled"
+    agents = [lab.agent(), lab.agent()]
+    for _ in range(20):
+        slot, at = fresh_slot(), time.time() + 0.1
+        for i, a in enumerate(agents):
+            a.send({"op": "claim", "url": url, "task": "race", "slot": slot, "node": f"n{i}",
+                    "pid": 1, "start": at, "at": at, "opts": {"env": ENV}})  # fmt: skip
+        replies = [a.receive() for a in agents]
+        assert all(r["ok"] for r in replies), replies
+        assert sum(r["won"] for r in replies) == 1, replies
+    assert lab.servers[0].sql("SELECT count(*) FROM public.pooled") == [(20,)]
 
 
 def test_end_record_read_tasks_and_release(lab: pglib.Lab, agent: pglib.Agent) -> None:

@@ -36,6 +36,7 @@ from tests.support.netnslib import Netns, NetnsFactory, require, require_root_ne
 SUBNET = "10.78.0"
 PORT = 5432
 BIN = Path("/usr/lib/postgresql/15/bin")
+BOUNCER = shutil.which("pgbouncer", path=f"{os.environ.get('PATH', '')}:/usr/sbin") or "pgbouncer"
 AGENT = str(Path(__file__).with_name("postgres_agent.py"))
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 #: The superuser's password and the ledger role's (test-only clusters).
@@ -189,6 +190,34 @@ class Server:
     def url(self, dbname: str = "postgres", user: str = USER, **params: str) -> str:
         query = "&".join(f"{k}={v}" for k, v in params.items())
         return f"postgresql://{user}@{self.ip}:{PORT}/{dbname}" + (f"?{query}" if query else "")
+
+    def bouncer(self, port: int = 6432) -> str:
+        """pgbouncer in transaction pooling in front of this server (same namespace, two
+        server connections for every client); the ledger URL through it."""
+        o = _owner()
+        users = self.base / "userlist.txt"
+        users.write_text(f'"{USER}" "{PASSWORD}"\n')
+        conf = self.base / "pgbouncer.ini"
+        conf.write_text(
+            f"[databases]\npostgres = host={self.ip} port={PORT} dbname=postgres\n"
+            f"[pgbouncer]\nlisten_addr = {self.ip}\nlisten_port = {port}\n"
+            f"unix_socket_dir =\nauth_type = scram-sha-256\nauth_file = {users}\n"
+            "pool_mode = transaction\ndefault_pool_size = 2\nmax_client_conn = 100\n"
+            f"logfile = {self.base}/pgbouncer.log\n"
+        )
+        for f in (users, conf):
+            os.chown(f, o.pw_uid, o.pw_gid)
+            os.chmod(f, 0o600)
+        proc = self.ns.popen(as_owner([BOUNCER, str(conf)]), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)  # fmt: skip
+        for _ in range(100):
+            if self.ns.run(["bash", "-c", f"exec 3<>/dev/tcp/{self.ip}/{port}"]).returncode == 0:
+                return f"postgresql://{USER}@{self.ip}:{port}/postgres"
+            if proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        log = (self.base / "pgbouncer.log").read_text()[-2000:]
+        raise AssertionError(f"pgbouncer did not start: {log}")
 
     def wait_streaming(self, standby: Server, timeout: float = 30.0) -> None:
         """Until ``standby`` streams from this server (and is sync when named so)."""

@@ -460,26 +460,14 @@ class PostgresLedger:
             "connect_timeout": max(LIBPQ_MIN_CONNECT, math.ceil(self.deadline / self.url.hosts)),
             "application_name": p.get("application_name") or "if-master",
         }
-        # The server's own timeouts end one statement at half the deadline, so that the
-        # server says why (a lock) before we stop waiting for the whole call. A COMMIT
-        # waiting for its synchronous standby is not under statement_timeout (the server
-        # disarms it before committing): the whole-call bound ends that wait.
-        ms = max(1, int(self.deadline * 1000 * STATEMENT_SHARE))
-        kw["options"] = " ".join(
-            x
-            for x in (
-                p.get("options"),
-                f"-c statement_timeout={ms} -c lock_timeout={ms}",
-                f"-c idle_in_transaction_session_timeout={max(ms, 1000)}",
-            )
-            if x
-        )
         if self.url.hosts > 1 and "target_session_attrs" not in p:
             kw["target_session_attrs"] = "read-write"  # a list: the primary, not any member
         if self._password is not None:
             kw["password"] = self._password
         try:
-            conn = psycopg.connect(self.url.conninfo, **kw)
+            # No server-side prepared statements: a pooler in transaction mode (pgbouncer)
+            # may give each transaction another server connection.
+            conn = psycopg.connect(self.url.conninfo, prepare_threshold=None, **kw)
         except psycopg.Error as e:
             raise self._error(what, e) from None
         try:
@@ -500,6 +488,9 @@ class PostgresLedger:
             except psycopg.Error:
                 pass
 
+    def _statement_ms(self) -> str:
+        return str(max(1, int(self.deadline * 1000 * STATEMENT_SHARE)))
+
     def _where(self, conn: Any) -> str:
         try:
             host, port = conn.info.host, conn.info.port
@@ -512,8 +503,19 @@ class PostgresLedger:
         import time
 
         t = self.url.table
+        # The server's own timeouts end each later statement of this transaction (the
+        # INSERT, the UPDATE) at half the deadline, so that the server says why (a lock)
+        # before we stop waiting for the whole call. Set here, transaction-local, not as a
+        # startup "options": pgbouncer refuses that parameter, and a session SET would
+        # outlive us on a pooled server connection. A COMMIT waiting for its synchronous
+        # standby is under no statement_timeout (the server disarms it before committing):
+        # the whole-call bound ends that wait.
+        ms = self._statement_ms()
         row = conn.execute(
-            "SELECT pg_is_in_recovery(), current_setting('transaction_read_only'),"
+            "SELECT set_config('statement_timeout', %s, true),"
+            " set_config('lock_timeout', %s, true),"
+            " set_config('idle_in_transaction_session_timeout', %s, true),"
+            " pg_is_in_recovery(), current_setting('transaction_read_only'),"
             " current_setting('synchronous_standby_names'),"
             " current_setting('synchronous_commit'),"
             " (SELECT count(*) FROM pg_stat_replication),"
@@ -528,8 +530,8 @@ class PostgresLedger:
             " FROM (SELECT NULL) AS one LEFT JOIN (SELECT c.oid FROM pg_class c"
             "  JOIN pg_namespace n ON n.oid = c.relnamespace"
             "  WHERE n.nspname = %s AND c.relname = %s) AS t ON true",
-            (list(_MULTI_MASTER_EXTENSIONS), *t.split(".")),
-        ).fetchone()
+            (ms, ms, str(max(1000, int(ms))), list(_MULTI_MASTER_EXTENSIONS), *t.split(".")),
+        ).fetchone()[3:]
         (recovery, read_only, sync_names, sync_commit, standbys, exts, bdr_schema, exists,
          comment, subscribed, server_time, user) = row  # fmt: skip
         self.clock_offset = time.time() - float(server_time)
@@ -613,6 +615,12 @@ class PostgresLedger:
                 f" it; as its owner run: {ddl(t)} GRANT USAGE ON SCHEMA {schema} TO {user};"
                 f" GRANT SELECT, INSERT, UPDATE, DELETE ON {t} TO {user};",
             ) from None
+        ms = self._statement_ms()  # the claim's transaction is a new one: bound it again
+        conn.execute(
+            "SELECT set_config('statement_timeout', %s, true),"
+            " set_config('lock_timeout', %s, true)",
+            (ms, ms),
+        )
 
     def _error(self, what: str, e: Exception) -> LedgerError:
         """The driver's failure as one line, the password scrubbed (libpq's messages can

@@ -22,7 +22,7 @@ import math
 import os
 import sys
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg  # the optional driver: open_ledger() says how to install it when missing
 from psycopg import conninfo as _conninfo
@@ -32,6 +32,9 @@ from ..slot import check_seconds, parse_iso
 from ..task import validate_task
 from .records import Claim, LedgerError, Record, Stored, bounded, iso_ms, shown, validate_node
 from .secret import ENV_PASSWORD, ENV_USER, check_secret, read_secret
+
+if TYPE_CHECKING:
+    from .backend import Backend
 
 #: The URL schemes this store answers (libpq's two).
 SCHEMES = ("postgresql://", "postgres://")
@@ -306,15 +309,16 @@ class PostgresLedger:
             if not found:  # deleted between the two statements
                 raise LedgerError("protocol", f"ledger: {k} neither created nor found")
             held = found[0]
-            assert held.record is not None
             r = held.record
+            if r is None:  # _select builds a record for every row: not reached
+                raise LedgerError("protocol", f"ledger: {k} has no record")
             ours = (r.node, r.pid, r.start) == (mine.node, mine.pid, mine.start)
             return Claim(
                 won=ours, key=k, holder=r, revision=held.revision,
                 clock_offset=self.clock_offset,
             )  # fmt: skip
 
-        return self._call(f"claim {k}", run, write=True)
+        return self._call(f"claim {k}", run)
 
     def finish(self, claim: Claim, *, end: float, status: int) -> bool:
         """Record the end on a claim we won; False when its row is gone or claimed anew."""
@@ -334,7 +338,7 @@ class PostgresLedger:
             self._commit(conn, claim.key)
             return bool(n == 1)
 
-        if self._call(f"finish {claim.key}", run, write=True):
+        if self._call(f"finish {claim.key}", run):
             claim.holder = done
             return True
         return False
@@ -387,7 +391,7 @@ class PostgresLedger:
             self._commit(conn, k)
             return bool(n == 1)
 
-        return self._call(f"release {k}", run, write=True)
+        return self._call(f"release {k}", run)
 
     # -- the connection ----------------------------------------------------------------
 
@@ -422,7 +426,7 @@ class PostgresLedger:
                     f" not confirm within the deadline ({bounded(text)}): nothing runs",
                 )
 
-    def _call(self, what: str, fn: Callable[[Any], T], *, write: bool = False) -> T:
+    def _call(self, what: str, fn: Callable[[Any], T]) -> T:
         """Connect, check the server, run ``fn`` in a transaction: all within the deadline.
 
         libpq's connect_timeout has a floor of 2 s and getaddrinfo none at all, so the
@@ -435,7 +439,7 @@ class PostgresLedger:
 
         def work() -> None:
             try:
-                box["value"] = self._connected(what, fn, write)
+                box["value"] = self._connected(what, fn)
             except BaseException as e:  # handed to the caller's thread
                 box["error"] = e
 
@@ -454,7 +458,7 @@ class PostgresLedger:
         value: T = box["value"]
         return value
 
-    def _connected(self, what: str, fn: Callable[[Any], T], write: bool) -> T:
+    def _connected(self, what: str, fn: Callable[[Any], T]) -> T:
         p = self.url.params
         kw: dict[str, Any] = {
             "connect_timeout": max(LIBPQ_MIN_CONNECT, math.ceil(self.deadline / self.url.hosts)),
@@ -478,7 +482,7 @@ class PostgresLedger:
                     (d.sqlstate or "", f"{d.message_primary or ''} {d.message_detail or ''}")
                 )
             )
-            self._check(conn, what, write)
+            self._check(conn)
             return fn(conn)
         except psycopg.Error as e:
             raise self._error(what, e) from None
@@ -498,7 +502,7 @@ class PostgresLedger:
         except Exception:  # the connection is gone: say what we can
             return "the server"
 
-    def _check(self, conn: Any, what: str, write: bool) -> None:
+    def _check(self, conn: Any) -> None:
         """Refuse a server that cannot be a ledger, by name; create the table if missing."""
         import time
 
@@ -650,6 +654,12 @@ class PostgresLedger:
         else:
             kind = "protocol"
         return LedgerError(kind, f"ledger: {what}: {bounded(text, 400)}")
+
+
+if TYPE_CHECKING:  # the store implements the seam act and the CLI go through
+
+    def _is_a_backend(store: PostgresLedger) -> Backend:
+        return store
 
 
 def _warn_once(line: str) -> None:

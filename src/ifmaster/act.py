@@ -22,7 +22,8 @@ from .outcomes import Outcomes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .ledger import Claim
+    from .ledger import Claim, Ledger
+    from .ledger.postgres import PostgresLedger
     from .netlink import AddressEvents
     from .slot import Slot
     from .task import TaskLock
@@ -58,15 +59,18 @@ def act(request: Request, action: Action) -> int:
     """
     outcomes = Outcomes(action)
     events = None
-    if action.watch and action.command:
-        from .netlink import AddressEvents
-
-        # Subscribed before the snapshot: a change between the decision and the start of
-        # the command is then waiting on the socket, and the supervisor sees it.
-        events = AddressEvents()
     try:
-        return _act(request, action, outcomes, events)
-    except IfMasterError as e:  # unreadable interfaces, a failed check, a failed start
+        # Opened first, on every node: a bad password or TLS file is loud on the backup
+        # too, not only once it becomes the master.
+        store = _open_ledger(action)
+        if action.watch and action.command:
+            from .netlink import AddressEvents
+
+            # Subscribed before the snapshot: a change between the decision and the start
+            # of the command is then waiting on the socket, and the supervisor sees it.
+            events = AddressEvents()
+        return _act(request, action, outcomes, events, store)
+    except IfMasterError as e:  # unreadable interfaces, a ledger, a failed check or start
         outcomes.failed(e.message)
         raise
     finally:
@@ -74,7 +78,13 @@ def act(request: Request, action: Action) -> int:
             events.close()
 
 
-def _act(request: Request, action: Action, outcomes: Outcomes, events: AddressEvents | None) -> int:
+def _act(
+    request: Request,
+    action: Action,
+    outcomes: Outcomes,
+    events: AddressEvents | None,
+    store: Ledger | PostgresLedger | None,
+) -> int:
     """The gates, in order; each returns through ``outcomes`` or falls through."""
     slot = None
     if action.claiming is not None and action.command:
@@ -144,12 +154,13 @@ def _act(request: Request, action: Action, outcomes: Outcomes, events: AddressEv
             return outcomes.skipped(kinds.OVERLAP, str(e), action.overlap_exit)
     try:
         claim = None
-        if slot is not None:
-            claim = _claim(action, slot, catching_up)
+        if slot is not None and store is not None:
+            claim = _claim(action, store, slot, catching_up)
             if not claim.won:  # said with -v only: a held slot is the normal case
                 why = str(claim)
                 return outcomes.skipped(kinds.LEDGER_HELD, why, status.OK, quiet=not action.verbose)
-        outcomes.started(verdict, claim, caught_up=catching_up)
+            outcomes.claimed(store, claim)
+        outcomes.started(verdict, caught_up=catching_up)
         # Only a run started as the VIP holder is watched: a catch-up run never held it.
         watched = _watched(request, events) if events is not None and not catching_up else None
         from .watch import supervise
@@ -223,7 +234,24 @@ def _now() -> float:
     return time.time()
 
 
-def _claim(action: Action, slot: Slot, catching_up: bool) -> Claim:
+def _open_ledger(action: Action) -> Ledger | PostgresLedger | None:
+    """--ledger's store, its files read; None without --ledger or without a command."""
+    if action.claiming is None or not action.command:
+        return None
+    from .ledger import LedgerError, open_ledger
+
+    try:
+        return open_ledger(action.claiming.options)
+    except LedgerError as e:
+        raise IfMasterError(status.FAILURE, _ledger_text(e)) from None
+
+
+def _ledger_text(e: Exception) -> str:
+    text = str(e)  # its own texts start with "ledger: " already: say it once
+    return text if text.startswith("ledger") else f"ledger: {text}"
+
+
+def _claim(action: Action, store: Ledger | PostgresLedger, slot: Slot, catching_up: bool) -> Claim:
     """--ledger: claim the slot (after --catch-up's wait when not the master)."""
     import os
     import time
@@ -239,14 +267,9 @@ def _claim(action: Action, slot: Slot, catching_up: bool) -> Claim:
         # unclaimed slot, so a master that was down at the tick no longer means a miss.
         time.sleep(max(0.0, catch_up_due(slot, claiming.catch_up) - _now()))
     try:
-        return claiming.ledger.claim(
-            action.task, slot.iso, node=claiming.node, pid=os.getpid(), start=_now()
-        )
+        return store.claim(action.task, slot.iso, node=claiming.node, pid=os.getpid(), start=_now())
     except LedgerError as e:
-        text = str(e)  # its own texts start with "ledger: " already: say it once
-        raise IfMasterError(
-            status.FAILURE, text if text.startswith("ledger") else f"ledger: {text}"
-        ) from None
+        raise IfMasterError(status.FAILURE, _ledger_text(e)) from None
 
 
 def _print(text: str) -> None:

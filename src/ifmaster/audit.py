@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from .errors import printable, say
+from .errors import cut, printable, say
 from .model import Verdict
 
 ENV_SOCKET = "IF_MASTER_SYSLOG_SOCKET"
@@ -38,8 +38,7 @@ class Audit:
         # One record, one line: a newline or escape in the job's arguments must not forge
         # a second record or reach a terminal; undecodable bytes are shown escaped.
         text = printable(text)
-        if len(text) > MAX_TEXT:
-            text = text[: MAX_TEXT - 3] + "..."
+        text = cut(text, MAX_TEXT)
         data = f"<{FACILITY_CRON * 8 + severity}>if-master[{os.getpid()}]: {text}"
         sock = socket(AF_UNIX, SOCK_DGRAM)
         try:

@@ -47,6 +47,16 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else _escape(c) for c in text)
 
 
+def shown(text: str, limit: int = 60) -> str:
+    """``text`` as a message quotes a bad value: repr() of at most ``limit`` characters."""
+    return repr(cut(text, limit))
+
+
+def cut(text: str, limit: int) -> str:
+    """At most ``limit`` characters, the last three ``...`` when it was longer."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _escape(c: str) -> str:
     return c.encode("unicode_escape").decode("ascii")
 

@@ -158,8 +158,3 @@ def _hides_processes(proc: str) -> bool:
     if hide in (None, "0", "off"):
         return False
     return gid is None or gid not in (os.getegid(), *os.getgroups())
-
-
-def keepalived_running_here(proc: str = PROC) -> bool:
-    """Whether a live keepalived runs in our network namespace (see `keepalived_pids`)."""
-    return bool(keepalived_pids(proc))

@@ -14,8 +14,7 @@ from . import kinds, limits
 
 TYPE_CHECKING = False  # typing is not imported on the hot path
 if TYPE_CHECKING:
-    from .ledger import Ledger
-    from .ledger.postgres import PostgresLedger
+    from .ledger import LedgerOptions
     from .slot import Schedule
     from .vip import Vip
 
@@ -142,19 +141,19 @@ class Action:
 class Claiming:
     """--ledger: claim the run's schedule slot in etcd before running (ledger/, slot.py)."""
 
-    __slots__ = ("catch_up", "ledger", "max_late", "node", "schedule", "skew")
+    __slots__ = ("catch_up", "max_late", "node", "options", "schedule", "skew")
 
     def __init__(
         self,
         *,
-        ledger: Ledger | PostgresLedger,
+        options: LedgerOptions,
         schedule: Schedule,
         node: str,
         skew: float,
         max_late: float,
         catch_up: float | None = None,
     ) -> None:
-        self.ledger = ledger
+        self.options = options  # the store's, opened by act()
         self.schedule = schedule
         self.node = node  # our name in the claim's record
         self.skew = skew  # a run this early belongs to the coming slot

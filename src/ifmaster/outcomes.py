@@ -30,7 +30,9 @@ class Outcomes:
 
             self.audit = Audit(task=action.task)
         self.metrics_dir = action.metrics_dir if action.task else None
-        self.claim: Claim | None = None  # set by started(): its end goes into the slot
+        # With claim: the store whose slot the run's end goes into.
+        self.ledger: Ledger | PostgresLedger | None = None
+        self.claim: Claim | None = None
         self.started_at = 0.0  # wall clock, for the metrics file
         self.started_mono = 0.0
 
@@ -57,17 +59,17 @@ class Outcomes:
         self._metrics_check(kind)
         return status
 
-    def started(
-        self, verdict: Verdict, claim: Claim | None = None, caught_up: bool = False
-    ) -> None:
-        """The command starts now (exec, or a supervised child).
+    def claimed(self, ledger: Ledger | PostgresLedger, claim: Claim) -> None:
+        """The ledger granted the slot: the run's end goes into ``claim``'s record."""
+        self.ledger = ledger
+        self.claim = claim
 
-        ``claim``: the ledger's won claim, whose end ended() records; ``caught_up``: it
-        was won by --catch-up, not as the master.
-        """
+    def started(self, verdict: Verdict, caught_up: bool = False) -> None:
+        """The command starts now (exec, or a supervised child); ``caught_up``: its slot
+        was won by --catch-up, not as the master."""
         import time
 
-        self.claim = claim
+        claim = self.claim
         if self.audit:
             if caught_up and claim is not None:
                 self.audit.caught_up(self.action.command, claim.key)
@@ -87,11 +89,10 @@ class Outcomes:
 
         if self.audit is not None:
             self.audit.ended(self.action.command, how, lost)
-        claiming = self.action.claiming
-        if self.claim is not None and claiming is not None:
+        if self.claim is not None and self.ledger is not None:
             from .proc import exit_code
 
-            _finish(claiming.ledger, self.claim, exit_code(wait_status))
+            _finish(self.ledger, self.claim, exit_code(wait_status))
         if self.metrics_dir and self.action.task:
             from .metrics import record_end
 

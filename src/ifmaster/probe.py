@@ -449,10 +449,3 @@ def _drain(link: _Link, found: dict[Target, list[bytes]], own: set[bytes], nonce
             macs = found[(link.ifname, vip)]
             if other is not None and other not in macs:
                 macs.append(other)
-
-
-def probe(
-    ifname: str, vip: bytes, own_macs: set[bytes], probes: int = 2, wait: float = 0.3
-) -> list[bytes]:
-    """Probe one IPv4 or IPv6 VIP from `ifname` (see `probe_all`); the other holders' MACs."""
-    return probe_all([(ifname, vip)], own_macs, probes, wait)[(ifname, vip)]

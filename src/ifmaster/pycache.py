@@ -13,7 +13,6 @@ user (its parent: by this user or root) that no one else can write.
 # before anything is cached, and importing __future__ would cost a fifth of that.
 import os
 import stat
-import sys
 
 
 def user_cache_dir() -> "str | None":
@@ -38,8 +37,3 @@ def user_cache_dir() -> "str | None":
     except OSError:
         return None
     return path
-
-
-def use_user_cache() -> None:
-    """Read and write byte-code in the user's cache from now on, when that is safe."""
-    sys.pycache_prefix = user_cache_dir()

@@ -37,6 +37,7 @@ from datetime import datetime, timezone, tzinfo
 # MAX_SKEW: cron's minimum gap is 60 s, and 2 * skew must be shorter; DEFAULT_MAX_LATE:
 # seconds after its slot a run may start and still be that slot's run; MAX_PERIOD: the
 # longest --every, --max-late and --catch-up (anything longer is a typo).
+from .errors import shown
 from .limits import DEFAULT_MAX_LATE, DEFAULT_SKEW, MAX_PERIOD, MAX_SKEW
 
 MAX_CRON_LEN = 200
@@ -121,7 +122,7 @@ def parse_duration(text: str | bytes) -> int:
     ValueError naming the text when it is empty, malformed, zero or longer than a year.
     """
     s = _text("duration", text).strip()
-    shown = repr(s if len(s) <= 40 else s[:37] + "...")
+    quoted = shown(s, 40)
     if not s:
         raise ValueError("duration '' is empty (write e.g. 30s, 5m, 1h, 1d)")
     if s.isascii() and s.isdigit():
@@ -136,13 +137,13 @@ def parse_duration(text: str | bytes) -> int:
                 total += _bounded_int(number) * _UNITS[c]
                 number = ""
             else:
-                raise ValueError(f"duration {shown} is not like 30s, 5m, 1h, 1d or 1h30m")
+                raise ValueError(f"duration {quoted} is not like 30s, 5m, 1h, 1d or 1h30m")
         if number:  # digits with no unit after a unit: 1h30
-            raise ValueError(f"duration {shown} has a number with no unit (s, m, h, d)")
+            raise ValueError(f"duration {quoted} has a number with no unit (s, m, h, d)")
     if total <= 0:
-        raise ValueError(f"duration {shown} is zero")
+        raise ValueError(f"duration {quoted} is zero")
     if total > MAX_PERIOD:
-        raise ValueError(f"duration {shown} is longer than {MAX_PERIOD // 86400} days")
+        raise ValueError(f"duration {quoted} is longer than {MAX_PERIOD // 86400} days")
     return total
 
 
@@ -182,26 +183,26 @@ class Cron(Schedule):
 
     def __init__(self, text: str | bytes, tz: tzinfo) -> None:
         s = _text("cron expression", text)
-        shown = repr(s if len(s) <= 60 else s[:57] + "...")
+        quoted = shown(s)
         if len(s) > MAX_CRON_LEN:
-            raise ValueError(f"cron expression {shown} is longer than {MAX_CRON_LEN} characters")
+            raise ValueError(f"cron expression {quoted} is longer than {MAX_CRON_LEN} characters")
         if any(not (c == "\t" or " " <= c <= "~") for c in s):
-            raise ValueError(f"cron expression {shown} has characters cron does not use")
+            raise ValueError(f"cron expression {quoted} has characters cron does not use")
         fields = s.split()
         if s.strip().startswith("@"):  # cron's nicknames; cronsim takes only five fields
             if len(fields) != 1 or fields[0] not in _NICKNAMES:
-                raise ValueError(f"cron expression {shown} is not a schedule of times")
+                raise ValueError(f"cron expression {quoted} is not a schedule of times")
             fields = _NICKNAMES[fields[0]].split()
         elif len(fields) != 5:
             raise ValueError(
-                f"cron expression {shown} has {len(fields)} fields, not the five of a"
+                f"cron expression {quoted} has {len(fields)} fields, not the five of a"
                 " crontab line (minute hour day-of-month month day-of-week)"
             )
         for field, top, name in zip(fields, _FIELD_MAX, _FIELD_NAMES):
             for step in field.split("/")[1:]:  # cron and cronsim let */100 mean "only :00"
                 if step.isdigit() and not 1 <= (int(step) if len(step) <= 6 else top + 1) <= top:
                     raise ValueError(
-                        f"cron expression {shown} has a {name} step {step!r} beyond 1..{top}"
+                        f"cron expression {quoted} has a {name} step {step!r} beyond 1..{top}"
                     )
         from cronsim import CronSim, CronSimError
 
@@ -211,9 +212,9 @@ class Cron(Schedule):
         try:  # parse once now (the constructor validates every field), and find one time
             next(CronSim(self.expr, datetime(2000, 1, 1, tzinfo=tz)))
         except CronSimError as e:
-            raise ValueError(f"cron expression {shown} is invalid: {e}") from None
+            raise ValueError(f"cron expression {quoted} is invalid: {e}") from None
         except StopIteration:
-            raise ValueError(f"cron expression {shown} never fires") from None
+            raise ValueError(f"cron expression {quoted} never fires") from None
         self.text = f"schedule {self.expr!r}"
         self.min_gap = 60.0  # cron's resolution: no two times are closer than a minute
 

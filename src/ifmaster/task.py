@@ -44,6 +44,7 @@ from __future__ import annotations
 import os
 
 #: Where ``--no-overlap`` keeps its lock files unless told otherwise.
+from .errors import shown
 from .limits import DEFAULT_LOCK_DIR
 
 #: The status of a run skipped because the previous one still holds the lock. Like any
@@ -72,8 +73,7 @@ def validate_task(name: str | bytes) -> str:
         bad = "".join(sorted({c for c in name if c not in _TASK_CHARS}))
         why = f"has characters other than letters, digits, '_', '-', '.': {bad!r}"
     if why is not None:
-        shown = name if len(name) <= 60 else name[:57] + "..."
-        raise ValueError(f"task name {shown!r} {why}")
+        raise ValueError(f"task name {shown(name)} {why}")
     return name
 
 

@@ -271,3 +271,66 @@ def test_lease_option_errors(
 ) -> None:
     assert main(args) == 125
     assert message in capfd.readouterr().err
+
+
+def test_every_option_is_in_exactly_one_help_group() -> None:
+    """--help lists options under headings: a new option must be given one."""
+    import click
+
+    from ifmaster import cli
+
+    ctx = click.Context(cli.command)
+    helper = cli.command.get_help_option(ctx)
+    names = [
+        "help" if p is helper else p.name
+        for p in cli.command.get_params(ctx)
+        if isinstance(p, click.Option) and p.get_help_record(ctx)
+    ]
+    grouped = [n for group in cli.HELP_GROUPS.values() for n in group]
+    assert sorted(grouped) == sorted(names), "add the option to cli.HELP_GROUPS"
+
+
+def test_help_defaults_and_bounds_are_the_constants() -> None:
+    """Every default and bound --help shows is limits.py's (they were written 2-3 times)."""
+    import click
+
+    from ifmaster import cli, limits
+
+    params = {p.name: p for p in cli.command.params}
+    assert params["max_late"].default == limits.DEFAULT_MAX_LATE
+    assert params["ledger_timeout"].default == limits.DEFAULT_LEDGER_TIMEOUT
+    assert params["lock_dir"].default == limits.DEFAULT_LOCK_DIR
+    bounds = {
+        "min_hold": (0.0, limits.MAX_MIN_HOLD),
+        "grace": (0.0, limits.MAX_GRACE),
+        "timeout": (0.0, limits.MAX_TIMEOUT),
+        "max_delay": (0.0, limits.MAX_MAX_DELAY),
+        "max_late": (0.0, limits.MAX_PERIOD),
+        "skew": (0.0, limits.MAX_SKEW),
+        "catch_up": (0.0, limits.MAX_PERIOD),
+        "ledger_timeout": (limits.MIN_LEDGER_TIMEOUT, limits.MAX_LEDGER_TIMEOUT),
+    }
+    for name, (low, high) in bounds.items():
+        kind = params[name].type
+        assert isinstance(kind, cli.Seconds), name
+        assert (kind.minimum, kind.maximum) == (low, high), name
+    text = cli.command.get_help(click.Context(cli.command))
+    flat = " ".join(text.split())
+    assert f"0 to {limits.MAX_GRACE:g} [default: {limits.DEFAULT_GRACE:g}]" in flat
+    assert f"0 to {limits.MAX_MIN_HOLD:g}." in flat
+    assert f"(default {limits.DEFAULT_SKEW:g} s" in flat
+
+
+def test_a_bad_ledger_file_is_loud_on_a_node_that_is_not_the_master(tmp_path: Path) -> None:
+    """The store is opened by act(), on every node: the backup says so before failover."""
+    import subprocess
+
+    from tests.support.netnslib import IF_MASTER
+
+    argv = [IF_MASTER, "--vip", "10.255.255.1", "--task", "t", "--every", "1m",
+            "--ledger", "etcd://127.0.0.1:9/p", "--ledger-user", "u",
+            "--ledger-password-file", str(tmp_path / "missing"), "--", "true"]  # fmt: skip
+    r = subprocess.run(argv, capture_output=True, text=True)
+    assert r.returncode == 125 and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith("if-master: ledger password file ")
+    assert "No such file" in r.stderr

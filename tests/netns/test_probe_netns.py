@@ -22,12 +22,12 @@ VMAC = "00:00:5e:00:01:33"  # what keepalived gives vrrp.51: the VRRP MAC of VRI
 # Runs inside a namespace: the probe exactly as the core will call it; JSON out, 125 on error.
 DRIVER = """
 import json, sys, time
-from ifmaster.probe import ProbeError, own_macs, probe, probe_interface
+from ifmaster.probe import ProbeError, own_macs, probe_all, probe_interface
 ifname, vip = sys.argv[1], bytes(int(b) for b in sys.argv[2].split("."))
 try:
     dev = probe_interface(ifname)
     t = time.monotonic()
-    macs = probe(dev, vip, own_macs())
+    macs = probe_all([(dev, vip)], own_macs())[(dev, vip)]
     took = time.monotonic() - t
 except ProbeError as e:
     print(e, file=sys.stderr)

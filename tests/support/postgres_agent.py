@@ -4,8 +4,9 @@ Started by tests/support/postgres.Agent with ``ip netns exec``. Requests: ``{"op
 "opts", "task", "slot", "node", "pid", "start", "at"}``, ``{"op": "finish", "key", "node",
 "end", "status"}``, ``{"op": "read", "url", "opts", "task"}``, ``{"op": "tasks", ...}``,
 ``{"op": "release", "url", "opts", "task", "slot", "revision"}``, ``{"op": "ping"}``.
-``opts`` go to open_ledger (``env``: its environ; ``osenv``: set in this process, for
-libpq's own variables such as PGPASSFILE). ``at``: a Unix time to wait for (racers).
+``opts`` are LedgerOptions for open_ledger (``env``: its environ; ``osenv``: set in this
+process, for libpq's own variables such as PGPASSFILE; ``keep``: PostgresLedger's own).
+``at``: a Unix time to wait for (racers).
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ def make(req: dict[str, Any]) -> Any:
     env = opts.pop("env", {})
     for k, v in opts.pop("osenv", {}).items():
         os.environ[k] = v
-    made = ledger.open_ledger(req["url"], environ=env, **opts)
-    assert made is not None
+    keep = opts.pop("keep", None)
+    made = ledger.open_ledger(ledger.LedgerOptions(url=req["url"], **opts), environ=env)
+    if keep is not None:  # not a CLI option: set on the store open_ledger made
+        made.keep = keep
     return made
 
 

@@ -78,7 +78,7 @@ def test_is_live_keepalived(comm: bytes, state: str, live: bool) -> None:
 def test_none(proc: FakeProc) -> None:
     proc.add(10, "bash", "S", "ours")
     assert k.keepalived_pids(proc.path) == []
-    assert k.keepalived_running_here(proc.path) is False
+    assert k.keepalived_pids(proc.path) == []
 
 
 def test_ours_found_others_and_zombies_not(proc: FakeProc) -> None:
@@ -87,12 +87,12 @@ def test_ours_found_others_and_zombies_not(proc: FakeProc) -> None:
     proc.add(20, "keepalived", "S", "theirs")
     proc.add(30, "keepalived", "Z", "ours")
     assert k.keepalived_pids(proc.path) == [10, 11]
-    assert k.keepalived_running_here(proc.path) is True
+    assert k.keepalived_pids(proc.path)
 
 
 def test_only_in_another_namespace(proc: FakeProc) -> None:
     proc.add(20, "keepalived", "S", "theirs")
-    assert k.keepalived_running_here(proc.path) is False
+    assert k.keepalived_pids(proc.path) == []
 
 
 def test_vanished_mid_scan(proc: FakeProc) -> None:
@@ -130,7 +130,7 @@ def test_cannot_tell_is_an_error(proc: FakeProc, monkeypatch: pytest.MonkeyPatch
     proc.add(10, "keepalived", "S", "ours")
     deny(monkeypatch, {"10"}, {"ns/net", "net/dev"})
     with pytest.raises(k.KeepalivedCheckError, match=r"PID 10\).*run as root"):
-        k.keepalived_running_here(proc.path)
+        k.keepalived_pids(proc.path)
 
 
 def test_one_known_ours_is_enough(proc: FakeProc, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -142,7 +142,7 @@ def test_one_known_ours_is_enough(proc: FakeProc, monkeypatch: pytest.MonkeyPatc
 
 def test_real_proc_smoke() -> None:
     # The real /proc parses, whatever runs on this machine.
-    assert isinstance(k.keepalived_running_here(), bool)
+    assert isinstance(k.keepalived_pids(), list)
 
 
 def test_one_stopped_keepalived_process_means_none(proc: FakeProc) -> None:

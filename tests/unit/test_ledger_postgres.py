@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("psycopg")
 
-from ifmaster.ledger import LedgerError, open_ledger  # noqa: E402
+from ifmaster.ledger import LedgerError, LedgerOptions, open_ledger  # noqa: E402
 from ifmaster.ledger.postgres import (  # noqa: E402
     DEFAULT_TABLE,
     PostgresLedger,
@@ -83,29 +83,36 @@ def test_bad_urls_name_their_bad_part(url: str, message: str) -> None:
     ],
 )
 def test_etcd_options_are_refused(option: str, value: str, instead: str) -> None:
-    with pytest.raises(ValueError, match=f"--ledger-{option} is for an etcd ledger") as e:
-        open_ledger("postgresql://db/jobs", deadline=2.0, environ={}, **{option: value})
-    assert instead in str(e.value)
-    with pytest.raises(ValueError, match="IF_MASTER_LEDGER_USER is for an etcd ledger"):
-        open_ledger("postgresql://db/jobs", deadline=2.0, environ={"IF_MASTER_LEDGER_USER": "x"})
+    options = LedgerOptions(url="postgresql://db/jobs", deadline=2.0, **{option: value})
+    with pytest.raises(LedgerError, match=f"^ledger: --ledger-{option} is for an etcd ledger") as e:
+        open_ledger(options, environ={})
+    assert instead in str(e.value) and e.value.kind == "config"
+    with pytest.raises(LedgerError, match="IF_MASTER_LEDGER_USER is for an etcd ledger"):
+        open_ledger(
+            LedgerOptions(url="postgresql://db/jobs", deadline=2.0),
+            environ={"IF_MASTER_LEDGER_USER": "x"},
+        )
 
 
 def test_the_scheme_picks_the_store_and_the_password_source(tmp_path: Path) -> None:
-    env = {"IF_MASTER_LEDGER": "postgres://ifm@db/jobs", "IF_MASTER_LEDGER_PASSWORD": "pw1"}
-    led = open_ledger(None, deadline=2.0, environ=env, keep=3600)
-    assert isinstance(led, PostgresLedger) and led.keep == 3600
+    env = {"IF_MASTER_LEDGER_PASSWORD": "pw1"}
+    led = open_ledger(LedgerOptions(url="postgres://ifm@db/jobs", deadline=2.0), environ=env)
+    assert isinstance(led, PostgresLedger) and led.keep is None
     assert led._password == "pw1"
     assert led.key("backup", "2026-11-28T01:45:00Z") == (
         "public.if_master_ledger/backup/2026-11-28T01:45:00Z"
     )
     pw = tmp_path / "pw"
     pw.write_text("pw2\n")
-    led = open_ledger("postgresql://ifm@db/jobs", deadline=2.0, environ={}, password_file=str(pw))
+    options = LedgerOptions(url="postgresql://ifm@db/jobs", deadline=2.0, password_file=str(pw))
+    led = open_ledger(options, environ={})
     assert isinstance(led, PostgresLedger) and led._password == "pw2"
+    kept = PostgresLedger.from_options("postgresql://db/jobs", deadline=2.0, environ={}, keep=60)
+    assert kept.keep == 60
     with pytest.raises(ValueError, match="keep"):
-        open_ledger("postgresql://db/jobs", deadline=2.0, environ={}, keep=0)
-    with pytest.raises(ValueError, match="--ledger-timeout"):
-        open_ledger("postgresql://db/jobs", deadline=0.0, environ={})
+        PostgresLedger.from_options("postgresql://db/jobs", deadline=2.0, environ={}, keep=0)
+    with pytest.raises(LedgerError, match="--ledger-timeout"):
+        open_ledger(LedgerOptions(url="postgresql://db/jobs", deadline=0.0), environ={})
 
 
 def test_the_ddl_carries_the_schema_version() -> None:
@@ -123,13 +130,13 @@ def _modules_after(code: str) -> set[str]:
 
 def test_only_a_postgresql_url_imports_the_driver() -> None:
     etcd = _modules_after(
-        "from ifmaster.ledger import open_ledger\n"
-        "open_ledger('etcd://10.0.0.1:2379/p', deadline=1.0, environ={})"
+        "from ifmaster.ledger import LedgerOptions, open_ledger\n"
+        "open_ledger(LedgerOptions(url='etcd://10.0.0.1:2379/p', deadline=1.0), environ={})"
     )
     assert not {m for m in etcd if m.startswith(("psycopg", "ifmaster.ledger.postgres"))}
     pg = _modules_after(
-        "from ifmaster.ledger import open_ledger\n"
-        "open_ledger('postgresql://ifm@10.0.0.1/db', deadline=1.0, environ={})"
+        "from ifmaster.ledger import LedgerOptions, open_ledger\n"
+        "open_ledger(LedgerOptions(url='postgresql://ifm@10.0.0.1/db', deadline=1.0), environ={})"
     )
     assert "psycopg" in pg and "ifmaster.ledger.postgres" in pg
 
@@ -137,12 +144,13 @@ def test_only_a_postgresql_url_imports_the_driver() -> None:
 def test_without_the_driver_one_line_says_how_to_get_it() -> None:
     code = (
         "import sys\nsys.modules['psycopg'] = None\n"
-        "from ifmaster.ledger import LedgerError, open_ledger\n"
-        "try:\n    open_ledger('postgresql://ifm@db/jobs', deadline=1.0, environ={})\n"
+        "from ifmaster.ledger import LedgerError, LedgerOptions, open_ledger\n"
+        "o = LedgerOptions(url='postgresql://ifm@db/jobs', deadline=1.0)\n"
+        "try:\n    open_ledger(o, environ={})\n"
         "except LedgerError as e:\n    print(e.kind, e)\n"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert r.stdout.startswith("config --ledger postgresql:// needs psycopg 3"), r.stdout
+    assert r.stdout.startswith("config ledger: postgresql:// needs psycopg 3"), r.stdout
     assert "pip install 'if-master[postgresql]'" in r.stdout and r.stdout.count("\n") == 1
 
 

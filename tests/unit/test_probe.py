@@ -177,9 +177,9 @@ class TestProbeArguments:
     @pytest.mark.parametrize(("probes", "wait"), [(0, 0.3), (2, 0.0)])
     def test_bad_timing(self, probes: int, wait: float) -> None:
         with pytest.raises(ValueError):
-            p.probe("eth0", VIP, set(), probes=probes, wait=wait)
+            p.probe_all([("eth0", VIP)], set(), probes=probes, wait=wait)
         with pytest.raises(ValueError):
-            p.probe("eth0", VIP6, set(), probes=probes, wait=wait)
+            p.probe_all([("eth0", VIP6)], set(), probes=probes, wait=wait)
 
 
 # -- IPv6: Neighbor Discovery ---------------------------------------------------------------

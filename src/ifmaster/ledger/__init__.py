@@ -18,13 +18,12 @@ the caller runs nothing. Bad values (the URL, a node name) are ValueError naming
 
 from __future__ import annotations
 
-import os
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from ..limits import DEFAULT_LEDGER_TIMEOUT as DEFAULT_DEADLINE
 from .etcd import EtcdLedger
-from .records import Claim, LedgerError, Record, validate_node
-from .secret import ENV_URL
+from .records import Claim, LedgerError, LedgerOptions, Record, validate_node
 from .url import LedgerUrl, parse_url
 
 if TYPE_CHECKING:
@@ -34,24 +33,57 @@ if TYPE_CHECKING:
 Ledger = EtcdLedger
 
 
-def open_ledger(url: str | None, **options: Any) -> EtcdLedger | PostgresLedger | None:
-    """The store ``url`` (or IF_MASTER_LEDGER) names, with its options; None when neither
-    is set. The one place that picks a backend by the URL's scheme: ``postgresql://`` and
-    ``postgres://`` import the PostgreSQL store (and its driver) here, and only then."""
-    env = options.get("environ")
-    text = url if url is not None else (os.environ if env is None else env).get(ENV_URL)
-    if text is not None and text.startswith(("postgresql://", "postgres://")):
-        try:
-            from .postgres import PostgresLedger
-        except ImportError as e:  # the optional driver: say how to get it
-            raise LedgerError(
-                "config",
-                f"--ledger {text.split('://')[0]}:// needs psycopg 3 ({e.name or e} is not"
-                " installed): pip install 'if-master[postgresql]' or apt-get install"
-                " python3-psycopg",
-            ) from None
-        return PostgresLedger.from_options(text, **options)
-    return EtcdLedger.from_options(url, **options)
+#: The URL schemes of the PostgreSQL store (libpq's two).
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def open_ledger(
+    options: LedgerOptions, environ: Mapping[str, str] | None = None
+) -> EtcdLedger | PostgresLedger:
+    """The store ``options.url`` names, its password and TLS files read: the one place that
+    picks a backend by the URL's scheme. ``postgresql://`` and ``postgres://`` import the
+    PostgreSQL store (and its driver) here, and only then. LedgerError (``config``) when a
+    file is bad or the driver is missing."""
+    o = options
+    try:
+        if o.url.startswith(POSTGRES_SCHEMES):
+            return _postgres().from_options(
+                o.url, deadline=o.deadline, ca=o.ca, cert=o.cert, key=o.key, user=o.user,
+                password_file=o.password_file, environ=environ,
+            )  # fmt: skip
+        led = EtcdLedger.from_options(
+            o.url, deadline=o.deadline, ca=o.ca, cert=o.cert, key=o.key, user=o.user,
+            password_file=o.password_file, environ=environ,
+        )  # fmt: skip
+    except ValueError as e:  # a half-given pair, a bad URL or deadline: the CLI checks first
+        raise LedgerError("config", f"ledger: {e}") from None
+    assert led is not None  # the URL is given
+    return led
+
+
+def check_url(url: str) -> None:
+    """ValueError naming what is wrong in ``--ledger URL`` (no I/O; a ``postgresql://``
+    URL imports its store's driver, LedgerError when it is missing)."""
+    if url.startswith(POSTGRES_SCHEMES):
+        _postgres()  # the driver missing: how to install it
+        from .postgres import parse_pg_url
+
+        parse_pg_url(url)
+    else:
+        parse_url(url)
+
+
+def _postgres() -> type[PostgresLedger]:
+    """The PostgreSQL store's class; LedgerError saying how to install its driver."""
+    try:
+        from .postgres import PostgresLedger
+    except ImportError as e:  # the optional driver
+        raise LedgerError(
+            "config",
+            f"ledger: postgresql:// needs psycopg 3 ({e.name or 'psycopg'} is not installed):"
+            " pip install 'if-master[postgresql]' or apt-get install python3-psycopg",
+        ) from None
+    return PostgresLedger
 
 
 __all__ = [
@@ -60,8 +92,10 @@ __all__ = [
     "EtcdLedger",
     "Ledger",
     "LedgerError",
+    "LedgerOptions",
     "LedgerUrl",
     "Record",
+    "check_url",
     "open_ledger",
     "parse_url",
     "validate_node",

@@ -27,10 +27,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import psycopg  # the optional driver: open_ledger() says how to install it when missing
 from psycopg import conninfo as _conninfo
 
+from ..errors import shown
 from ..limits import MAX_LEDGER_TIMEOUT, MIN_LEDGER_TIMEOUT
 from ..slot import check_seconds, parse_iso
 from ..task import validate_task
-from .records import Claim, LedgerError, Record, Stored, bounded, iso_ms, shown, validate_node
+from .records import Claim, LedgerError, Record, Stored, bounded, iso_ms, validate_node
 from .secret import ENV_PASSWORD, ENV_USER, check_secret, read_secret
 
 if TYPE_CHECKING:

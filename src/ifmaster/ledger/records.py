@@ -10,7 +10,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from ..errors import printable
+from ..errors import cut, printable, shown
 
 MAX_NODE_LEN = 255
 
@@ -28,14 +28,9 @@ class LedgerError(Exception):
         self.kind = kind
 
 
-def shown(s: str) -> str:
-    return repr(s if len(s) <= 60 else s[:57] + "...")
-
-
 def bounded(text: str, limit: int = 200) -> str:
     """A server's words for our one stderr line: escaped as every diagnostic, and bounded."""
-    text = printable(text)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return cut(printable(text), limit)
 
 
 def validate_node(name: str) -> str:
@@ -50,6 +45,35 @@ def validate_node(name: str) -> str:
 def iso_ms(t: float) -> str:
     d = datetime.fromtimestamp(t, timezone.utc)
     return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}Z"
+
+
+class LedgerOptions:
+    """--ledger's connection options as given, before any file or socket is touched.
+
+    Built by the CLI (parsing does no I/O); ``open_ledger()`` reads the password and the
+    TLS files and returns the store when act() needs it.
+    """
+
+    __slots__ = ("ca", "cert", "deadline", "key", "password_file", "url", "user")
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        deadline: float,
+        ca: str | None = None,
+        cert: str | None = None,
+        key: str | None = None,
+        user: str | None = None,
+        password_file: str | None = None,
+    ) -> None:
+        self.url = url
+        self.deadline = deadline
+        self.ca = ca
+        self.cert = cert
+        self.key = key
+        self.user = user
+        self.password_file = password_file
 
 
 class Record:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .records import shown as _shown
+from ..errors import shown as _shown
 from .secret import ENV_PASSWORD
 
 MAX_ENDPOINTS = 16

@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 declare -A pkg=([ip]=iproute2 [keepalived]=keepalived [setpriv]=util-linux [unshare]=util-linux
     [cron]=cron [systemd-analyze]=systemd [nsenter]=util-linux [promtool]=prometheus
     [prometheus-node-exporter]=prometheus-node-exporter [etcd]=etcd-server [etcdctl]=etcd-client
-    [openssl]=openssl)
+    [openssl]=openssl [pgbouncer]=pgbouncer)
 missing=()
 for cmd in "${!pkg[@]}"; do
     command -v "$cmd" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1 \
@@ -32,7 +32,7 @@ export PATH="$PATH:/usr/sbin:/sbin"
 # A regular (not editable) install: the tests run the console script as users get it.
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q '.[test]'
+.venv/bin/python -m pip install -q '.[test,postgresql]'  # postgresql: --ledger postgresql://'s driver
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -83,6 +83,7 @@ def main() -> None:
                 c.etcdctl(ns, *args)
             pw = Path(d) / "pw"
             pw.write_text("ifmpw\n")
+            pw.chmod(0o600)
             run(c, "plain + auth", {"user": "ifm", "password_file": str(pw)})
         with etcdlib.cluster(Path(d) / "tls", tls=True) as c:
             t = c.tls

@@ -28,8 +28,8 @@ ENV = {"IF_MASTER_LEDGER_PASSWORD": pglib.PASSWORD}
 COLD = """
 import sys, time
 t0 = time.perf_counter()
-from ifmaster.ledger import open_ledger
-led = open_ledger(sys.argv[1], deadline=5.0, environ=eval(sys.argv[3]))
+from ifmaster.ledger import LedgerOptions, open_ledger
+led = open_ledger(LedgerOptions(url=sys.argv[1], deadline=5.0), environ=eval(sys.argv[3]))
 t1 = time.perf_counter()
 c = led.claim(sys.argv[4], sys.argv[2], node="n", pid=1, start=time.time())
 t2 = time.perf_counter()
@@ -39,8 +39,8 @@ print(t1 - t0, t2 - t1)
 
 WARM = """
 import sys, time
-from ifmaster.ledger import open_ledger
-led = open_ledger(sys.argv[1], deadline=5.0, environ=eval(sys.argv[2]))
+from ifmaster.ledger import LedgerOptions, open_ledger
+led = open_ledger(LedgerOptions(url=sys.argv[1], deadline=5.0), environ=eval(sys.argv[2]))
 for i in range(50):
     t = time.perf_counter()
     assert led.claim(sys.argv[3], f"2031-01-01T00:{i // 60:02d}:{i % 60:02d}Z", node="n", pid=1,

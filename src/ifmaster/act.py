@@ -22,8 +22,8 @@ from .outcomes import Outcomes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .ledger import Claim, Ledger
-    from .ledger.postgres import PostgresLedger
+    from .ledger import Claim
+    from .ledger.backend import Backend
     from .netlink import AddressEvents
     from .slot import Slot
     from .task import TaskLock
@@ -83,7 +83,7 @@ def _act(
     action: Action,
     outcomes: Outcomes,
     events: AddressEvents | None,
-    store: Ledger | PostgresLedger | None,
+    store: Backend | None,
 ) -> int:
     """The gates, in order; each returns through ``outcomes`` or falls through."""
     slot = None
@@ -165,7 +165,15 @@ def _act(
         watched = _watched(request, events) if events is not None and not catching_up else None
         from .watch import supervise
 
-        return supervise(action, request, verdict, watched=watched, say=say, on_end=outcomes.ended)
+        return supervise(
+            action,
+            request,
+            verdict,
+            watched=watched,
+            say=say,
+            on_end=outcomes.ended,
+            periodic=outcomes.beat if outcomes.alive is not None else None,
+        )
     finally:
         if lock is not None:  # the supervisor has reaped the job's tree by now
             lock.release()
@@ -234,7 +242,7 @@ def _now() -> float:
     return time.time()
 
 
-def _open_ledger(action: Action) -> Ledger | PostgresLedger | None:
+def _open_ledger(action: Action) -> Backend | None:
     """--ledger's store, its files read; None without --ledger or without a command."""
     if action.claiming is None or not action.command:
         return None
@@ -251,12 +259,13 @@ def _ledger_text(e: Exception) -> str:
     return text if text.startswith("ledger") else f"ledger: {text}"
 
 
-def _claim(action: Action, store: Ledger | PostgresLedger, slot: Slot, catching_up: bool) -> Claim:
+def _claim(action: Action, store: Backend, slot: Slot, catching_up: bool) -> Claim:
     """--ledger: claim the slot (after --catch-up's wait when not the master)."""
     import os
     import time
 
     from .ledger import LedgerError
+    from .slot import spec
 
     claiming = action.claiming
     assert claiming is not None and action.task is not None  # the CLI requires the task
@@ -267,7 +276,14 @@ def _claim(action: Action, store: Ledger | PostgresLedger, slot: Slot, catching_
         # unclaimed slot, so a master that was down at the tick no longer means a miss.
         time.sleep(max(0.0, catch_up_due(slot, claiming.catch_up) - _now()))
     try:
-        return store.claim(action.task, slot.iso, node=claiming.node, pid=os.getpid(), start=_now())
+        return store.claim(
+            action.task,
+            slot.iso,
+            node=claiming.node,
+            pid=os.getpid(),
+            start=_now(),
+            schedule=spec(claiming.schedule),
+        )
     except LedgerError as e:
         raise IfMasterError(status.FAILURE, _ledger_text(e)) from None
 

@@ -28,6 +28,8 @@ Examples:
   if-master --vip 10.0.0.100/24 --vip fd00::100 -- sh -c 'dump | gzip > /srv/db.gz'
   {ENV_VIP}=10.0.0.100 if-master -- /usr/local/bin/report.sh
   if if-master --vip 10.0.0.100; then echo master; fi
+  if-master --ledger etcd://10.0.0.5:2379/ifm --history backup --since 7d --failed
+  if-master --ledger etcd://10.0.0.5:2379/ifm --status --metrics-dir /var/lib/textfile
 
 \b
 Exit status:
@@ -39,6 +41,12 @@ Exit status:
   {ExitCode.FAILURE:<5}if-master failed (bad option or VIP, unreadable interfaces); nothing ran
   {ExitCode.CANNOT_INVOKE:<5}the command was found but could not be executed
   {ExitCode.NOT_FOUND:<5}the command was not found
+
+\b
+Modes that read the ledger (--history, --status, --release) look at no VIP (--vip is
+refused, IF_MASTER_VIP ignored) and run nothing: 0 every slot in the window ok (a
+release done), 1 a slot missed, failed or died (a release refused), 125 the ledger could
+not be read.
 
 \b
 The command is executed directly, never through a shell: write `-- sh -c '...'` for
@@ -136,6 +144,18 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
         except ValueError as e:
             self.fail(str(e), param, ctx)
 
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[click.shell_completion.CompletionItem]:
+        """The tasks the ledger holds, when --ledger (or IF_MASTER_LEDGER) names one."""
+        from click.shell_completion import CompletionItem
+
+        from .ledger.history import complete_tasks
+
+        url = ctx.params.get("ledger")
+        names = complete_tasks(url, incomplete) if isinstance(url, str) else []
+        return [CompletionItem(n) for n in names]
+
 
 #: --help's sections, in order, by parameter name: 33 options in one list are hard to scan
 #: at 3 a.m. (a test checks that every option is in exactly one). Written here rather than
@@ -151,6 +171,9 @@ HELP_GROUPS = {
         "ledger", "schedule", "every", "max_late", "skew", "catch_up", "ledger_timeout",
         "ledger_ca", "ledger_cert", "ledger_key", "ledger_user", "ledger_password_file",
         "node",
+    ),
+    "Reading the ledger (modes: run nothing, look at no VIP)": (
+        "history_task", "status_mode", "release_slot", "since", "rows", "failed", "timeline",
     ),
     "Diagnostics": ("verbose", "syslog", "explain", "as_json", "version", "help"),
 }  # fmt: skip
@@ -314,7 +337,10 @@ class GroupedCommand(click.Command):
     "exactly one claim per slot wins, the others run nothing. Unreachable: exit 125.",
 )
 @click.option(
-    "--schedule", metavar="'M H DOM MON DOW'", help="With --ledger: the job's cron schedule."
+    "--schedule",
+    metavar="'M H DOM MON DOW'",
+    help="With --ledger: the job's cron schedule (with --history: instead of the one the "
+    "claims record).",
 )
 @click.option("--every", metavar="DURATION", help="With --ledger: 30s, 5m, 1h, 1d, 1h30m...")
 @click.option(
@@ -323,7 +349,8 @@ class GroupedCommand(click.Command):
     default=limits.DEFAULT_MAX_LATE,
     show_default=True,
     metavar="SECONDS",
-    help="With --ledger: a run starting this long after its slot is not its run (nothing runs).",
+    help="With --ledger: a run starting this long after its slot is not its run (nothing runs). "
+    "With --history, --status: a due slot unclaimed this long after its time is missed.",
 )
 @click.option(
     "--skew",
@@ -364,7 +391,55 @@ class GroupedCommand(click.Command):
     "--node",
     envvar="IF_MASTER_NODE",
     metavar="NAME",
-    help="With --ledger: this node's name in the claim (default: the host name).",
+    help="With --ledger: this node's name in the claim (default: the host name). With "
+    "--history: only the slots NAME ran.",
+)
+@click.option(
+    "--history",
+    "history_task",
+    type=TaskName(),
+    metavar="TASK",
+    help="Mode, with --ledger: print TASK's runs from the ledger, newest first (SLOT, NODE, "
+    "START, DURATION, EXIT, RESULT, FENCE) and run nothing; results ok, late, running, "
+    "unknown, failed, died, missed. Exit 0 when every slot in --since was ok, 1 when one "
+    "was missed, failed or died, 125 when the ledger cannot be read.",
+)
+@click.option(
+    "--status",
+    "status_mode",
+    is_flag=True,
+    help="Mode, with --ledger: one line per task under the prefix (last slot, node, result, "
+    "duration, last ok, ok/failed/missed counts over --since); exit as --history. With "
+    "--metrics-dir DIR: also write DIR/if-master-ledger.prom for node_exporter.",
+)
+@click.option(
+    "--release",
+    "release_slot",
+    nargs=2,
+    metavar="TASK SLOT",
+    help="Mode, with --ledger: show the claim of TASK's SLOT (2026-11-28T01:45:00Z), then "
+    "delete that one key if it is still the claim shown, so the slot can run again. Exit 0 "
+    "deleted, 1 refused (changed, gone or running), 125 the ledger cannot be read.",
+)
+@click.option(
+    "--since",
+    metavar="DURATION",
+    help="With --history or --status: how far back to look (30m, 24h, 7d) [default: "
+    f"{limits.DEFAULT_SINCE / 3600:g}h].",
+)
+@click.option(
+    "-n",
+    "--rows",
+    type=click.IntRange(1, limits.MAX_ROWS),
+    metavar="N",
+    help=f"With --history: print the newest N slots [default: {limits.DEFAULT_ROWS}].",
+)
+@click.option("--failed", is_flag=True, help="With --history: only missed, failed, died slots.")
+@click.option(
+    "--timeline",
+    is_flag=True,
+    help="With --history: a row per node, a character per slot (o ok, F failed, D died, "
+    "M missed...); coloured on a terminal unless NO_COLOR is set.",
 )
 @click.option(
     "-v", "--verbose", is_flag=True, help="Explain the decision on stderr (with --explain too)."
@@ -387,7 +462,8 @@ class GroupedCommand(click.Command):
     "--json",
     "as_json",
     is_flag=True,
-    help="With --explain (implied): the same as one JSON object on stdout, for monitoring.",
+    help="With --explain (implied): the same as one JSON object on stdout, for monitoring. "
+    "With --history or --status: one JSON object per line (slot or task).",
 )
 @click.version_option(__version__, "--version", prog_name="if-master")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
@@ -399,6 +475,11 @@ def command(**params: Any) -> int:
     Without a command it is a check: exit 0 on the master, 1 elsewhere.
     """
     try:
+        modes = {name: params.pop(name) for name in VIEW_PARAMS}
+        if modes["history_task"] is not None or modes["status_mode"] or modes["release_slot"]:
+            return _view(modes, params)
+        if _typed(VIEW_PARAMS):
+            raise click.UsageError(f"{_typed(VIEW_PARAMS)[0]} goes with --history or --status")
         return _command(**params)
     except BrokenPipeError as e:
         # click would turn this into exit 1, which here means "not master".
@@ -514,6 +595,95 @@ def _command(
     return act(request, action)
 
 
+#: The modes that read the ledger, and the options that serve only them.
+VIEW_PARAMS = ("history_task", "status_mode", "release_slot", "since", "rows", "failed", "timeline")
+#: What each mode takes beside the ledger's own options (parameter names).
+_LEDGER_ACCESS = (
+    "ledger", "ledger_timeout", "ledger_ca", "ledger_cert", "ledger_key", "ledger_user",
+    "ledger_password_file",
+)  # fmt: skip
+_VIEW_TAKES = {
+    "history_task": ("since", "rows", "failed", "node", "timeline", "as_json", "max_late",
+                     "every", "schedule"),
+    "status_mode": ("since", "as_json", "max_late", "metrics_dir"),
+    "release_slot": (),
+}  # fmt: skip
+
+
+def _view(modes: dict[str, Any], params: dict[str, Any]) -> int:
+    """--history, --status, --release: read the ledger (no VIP is looked at: --vip is
+    refused, IF_MASTER_VIP ignored) and print; the statuses are history.run()'s."""
+    from . import slot
+    from .ledger import LedgerError, LedgerOptions, check_url, history, validate_node
+
+    given = [m for m in ("history_task", "status_mode", "release_slot") if modes[m]]
+    names = {"history_task": "--history", "status_mode": "--status", "release_slot": "--release"}
+    mode = names[given[0]]
+    if len(given) > 1:
+        raise click.UsageError(f"{mode} and {names[given[1]]} are two modes: give one")
+    takes = set(_LEDGER_ACCESS) | set(_VIEW_TAKES[given[0]])
+    others = [
+        n for n in (*params, *VIEW_PARAMS) if n not in takes and n not in names and n != "command"
+    ]
+    stray = _typed(tuple(others))
+    if stray:
+        raise click.UsageError(f"{stray[0]} does not go with {mode} (it only reads the ledger)")
+    if params["command"]:
+        raise click.UsageError(f"{mode} runs no command (it only reads the ledger)")
+    if modes["timeline"] and params["as_json"]:
+        raise click.UsageError("--timeline and --json are two outputs: give one")
+    try:
+        since = float(slot.parse_duration(modes["since"])) if modes["since"] else None
+        plan: slot.Schedule | None = None
+        if params["schedule"] is not None and params["every"] is not None:
+            raise click.UsageError("give one of --schedule or --every")
+        if params["schedule"] is not None:
+            plan = slot.Cron(params["schedule"], slot.local_zone())
+        elif params["every"] is not None:
+            plan = slot.Every(params["every"])
+        task, slot_iso = modes["history_task"], None
+        if modes["release_slot"]:
+            task = TaskName().convert(modes["release_slot"][0], None, None)
+            slot_iso = modes["release_slot"][1]
+            slot.parse_iso(slot_iso)
+        if params["ledger"] is None:
+            raise click.UsageError(
+                f"{mode} reads the ledger: give --ledger URL (or IF_MASTER_LEDGER)"
+            )
+        check_url(params["ledger"])
+        if (params["ledger_cert"] is None) != (params["ledger_key"] is None):
+            raise ValueError("--ledger-cert and --ledger-key go together: give both or neither")
+        node = params["node"] if _typed(("node",)) else None
+        if node is not None:
+            node = validate_node(node)
+    except (ValueError, LedgerError) as e:
+        raise click.UsageError(str(e)) from None
+    options = LedgerOptions(
+        url=params["ledger"],
+        deadline=params["ledger_timeout"],
+        ca=params["ledger_ca"],
+        cert=params["ledger_cert"],
+        key=params["ledger_key"],
+        user=params["ledger_user"],
+        password_file=params["ledger_password_file"],
+    )
+    view = history.View(
+        mode=given[0].split("_")[0],
+        task=task,
+        slot=slot_iso,
+        since=limits.DEFAULT_SINCE if since is None else since,
+        rows=modes["rows"] or limits.DEFAULT_ROWS,
+        failed=modes["failed"],
+        node=node,
+        as_json=params["as_json"],
+        timeline=modes["timeline"],
+        max_late=params["max_late"],
+        schedule=plan,
+        metrics_dir=params["metrics_dir"] if _typed(("metrics_dir",)) else None,
+    )
+    return history.main(view, options)
+
+
 #: Options that mean something only with --ledger (their parameter names).
 LEDGER_ONLY = (
     "schedule", "every", "max_late", "skew", "catch_up", "ledger_timeout", "ledger_ca",
@@ -525,8 +695,9 @@ def _typed(names: tuple[str, ...]) -> list[str]:
     """Which of these parameters the command line set (not a default, not the environment:
     a crontab header's IF_MASTER_NODE applies to the lines that use it), as options."""
     ctx = click.get_current_context()
+    spelled = {p.name: max(p.opts, key=len) for p in ctx.command.params if p.opts}
     return [
-        "--" + name.replace("_", "-")
+        spelled.get(name) or "--" + name.replace("_", "-")
         for name in names
         if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
     ]

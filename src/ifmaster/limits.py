@@ -27,3 +27,8 @@ DEFAULT_MAX_LATE = 60.0
 DEFAULT_LEDGER_TIMEOUT = 2.0
 MIN_LEDGER_TIMEOUT = 0.05
 MAX_LEDGER_TIMEOUT = 60.0
+#: --history, --status: how far back they look (--since), in seconds.
+DEFAULT_SINCE = DAY
+#: --history -n: rows printed by default, and at most.
+DEFAULT_ROWS = 50
+MAX_ROWS = 10000

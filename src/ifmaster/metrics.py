@@ -144,11 +144,11 @@ def record(metrics_dir: str, task: str, event: TaskEvent) -> bool:
     """Fold ``event`` into the task's file under its lock; False (one warning) on failure."""
     path = prom_path(metrics_dir, task)
     try:
-        lock_fd = _lock(metrics_dir, task)
+        lock_fd = _lock(metrics_dir, os.path.basename(path))
         try:
             samples, ok = parse(_read(path), task)
             apply(samples, event, reset=not ok)
-            _write_atomically(path, metrics_dir, task, render(samples, task))
+            _write_atomically(path, metrics_dir, os.path.basename(path), render(samples, task))
         finally:
             os.close(lock_fd)  # closing drops the flock
     except OSError as e:
@@ -318,12 +318,29 @@ def _read(path: str) -> str | None:
         return ""
 
 
-def _lock(metrics_dir: str, task: str, timeout: float = 5.0) -> int:
-    """An exclusive flock on the sibling lock file, waiting at most ``timeout`` seconds."""
+def write_textfile(metrics_dir: str, name: str, text: str) -> bool:
+    """Replace ``DIR/NAME`` with ``text`` as record() does (its lock, its atomic rename):
+    for files that are not one task's (``--status``'s cluster view). False, with one
+    warning, when it cannot."""
+    path = os.path.join(metrics_dir, name)
+    try:
+        lock_fd = _lock(metrics_dir, name)
+        try:
+            _write_atomically(path, metrics_dir, name, text)
+        finally:
+            os.close(lock_fd)
+    except OSError as e:
+        _warn(path, e)
+        return False
+    return True
+
+
+def _lock(metrics_dir: str, name: str, timeout: float = 5.0) -> int:
+    """An exclusive flock on the file's sibling ``.NAME.lock``, waiting at most ``timeout``."""
     import fcntl
     import time
 
-    lock_path = os.path.join(metrics_dir, f".if_master_{task}.prom.lock")
+    lock_path = os.path.join(metrics_dir, f".{name}.lock")
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
     deadline = time.monotonic() + timeout
     delay = 0.001
@@ -342,9 +359,9 @@ def _lock(metrics_dir: str, task: str, timeout: float = 5.0) -> int:
             raise
 
 
-def _write_atomically(path: str, metrics_dir: str, task: str, text: str) -> None:
+def _write_atomically(path: str, metrics_dir: str, name: str, text: str) -> None:
     """Write a hidden temporary file next to ``path``, make it 0644, rename it over ``path``."""
-    tmp = os.path.join(metrics_dir, f".if_master_{task}.prom.tmp")
+    tmp = os.path.join(metrics_dir, f".{name}.tmp")
     try:
         os.unlink(tmp)  # left by a writer that died; we hold the lock, so it is no one's
     except FileNotFoundError:

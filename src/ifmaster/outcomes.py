@@ -15,8 +15,9 @@ from .model import Action, Verdict
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .audit import Audit
-    from .ledger import Claim, Ledger
-    from .ledger.postgres import PostgresLedger
+    from .ledger import Claim
+    from .ledger.backend import Backend, Leases
+    from .ledger.liveness import Liveness
 
 
 class Outcomes:
@@ -30,9 +31,9 @@ class Outcomes:
 
             self.audit = Audit(task=action.task)
         self.metrics_dir = action.metrics_dir if action.task else None
-        # With claim: the store whose slot the run's end goes into.
-        self.ledger: Ledger | PostgresLedger | None = None
+        self.ledger: Backend | None = None  # with claim: the slot the run's end goes into
         self.claim: Claim | None = None
+        self.alive: Liveness | None = None  # the claimed slot's liveness record, while it runs
         self.started_at = 0.0  # wall clock, for the metrics file
         self.started_mono = 0.0
 
@@ -59,10 +60,26 @@ class Outcomes:
         self._metrics_check(kind)
         return status
 
-    def claimed(self, ledger: Ledger | PostgresLedger, claim: Claim) -> None:
+    def claimed(self, ledger: Backend, claim: Claim) -> None:
         """The ledger granted the slot: the run's end goes into ``claim``'s record."""
         self.ledger = ledger
         self.claim = claim
+        if not hasattr(ledger, "put_alive"):  # a store without Leases: histories say unknown
+            return
+        from typing import cast  # the ledger's modules import typing already
+
+        from .ledger.liveness import Liveness
+
+        # Kept alive while the job runs (beat()), so a history tells running from died.
+        self.alive = Liveness(cast("Leases", ledger))
+        self.alive.start(claim)
+
+    def beat(self) -> float | None:
+        """The supervisor's periodic call: refresh the liveness record; seconds to the next."""
+        if self.alive is None:
+            return None
+        self.alive.beat()
+        return self.alive.due()
 
     def started(self, verdict: Verdict, caught_up: bool = False) -> None:
         """The command starts now (exec, or a supervised child); ``caught_up``: its slot
@@ -87,6 +104,8 @@ class Outcomes:
         import os
         import time
 
+        if self.alive is not None:
+            self.alive.stop()
         if self.audit is not None:
             self.audit.ended(self.action.command, how, lost)
         if self.claim is not None and self.ledger is not None:
@@ -109,12 +128,14 @@ class Outcomes:
 
     def failed(self, message: str) -> None:
         """if-master itself failed (exit 125): unreadable interfaces, a ledger, a start."""
+        if self.alive is not None:  # a claimed run that never started: not running
+            self.alive.stop()
         if self.audit:
             self.audit.failed(message)
         self._metrics_check(kinds.ERROR)
 
 
-def _finish(ledger: Ledger | PostgresLedger, claim: Claim, status: int) -> None:
+def _finish(ledger: Backend, claim: Claim, status: int) -> None:
     """Record the run's end in its slot; a failure there only warns."""
     import time
 

@@ -252,6 +252,71 @@ def local_zone(environ: dict[str, str] | None = None) -> tzinfo:
         return timezone.utc
 
 
+#: The longest schedule text a ledger record may carry (``spec()``).
+MAX_SPEC_LEN = MAX_CRON_LEN + 100
+
+
+def zone_name(tz: tzinfo) -> str | None:
+    """The IANA name of a zone (``Europe/Berlin``, ``UTC``), or None when it has none: a
+    zone read from /etc/localtime is named by the link's target when it is one."""
+    key = getattr(tz, "key", None)
+    if tz is timezone.utc:
+        return "UTC"
+    if isinstance(key, str) and key and key != "localtime":
+        return key
+    if key == "localtime":
+        import os
+
+        target = os.path.realpath("/etc/localtime")
+        _, sep, name = target.partition("/zoneinfo/")
+        if sep and name:
+            return name
+    return None
+
+
+def spec(schedule: Schedule) -> str | None:
+    """The schedule as a ledger record names it: ``every 2s``, ``cron 30 2 * * * UTC``;
+    None for a cron schedule whose zone has no name another host could look up."""
+    if isinstance(schedule, Every):
+        return f"every {schedule.period}s"
+    if isinstance(schedule, Cron):
+        zone = zone_name(schedule.tz)
+        return None if zone is None else f"cron {schedule.expr} {zone}"
+    return None
+
+
+def from_spec(text: str) -> Schedule:
+    """``spec()``'s text back into a Schedule; ValueError naming it when it is not one."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    parts = _text("schedule", text).split() if len(text) <= MAX_SPEC_LEN else []
+    if len(parts) == 2 and parts[0] == "every":
+        return Every(parts[1])
+    if len(parts) == 7 and parts[0] == "cron":
+        try:
+            tz: tzinfo = timezone.utc if parts[6] == "UTC" else ZoneInfo(parts[6])
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError(f"schedule {text[:80]!r}: no time zone {parts[6][:40]!r}") from None
+        return Cron(" ".join(parts[1:6]), tz)
+    raise ValueError(
+        f"schedule {text[:80]!r} is not 'every DURATION' or 'cron M H DOM MON DOW ZONE'"
+    )
+
+
+def due(schedule: Schedule, since: float, until: float, limit: int) -> list[datetime]:
+    """The scheduled times in ``[since, until)``, oldest first; the newest ``limit`` of them
+    when there are more (bounded however long the window and short the period)."""
+    out: list[datetime] = []
+    t = schedule.latest(until)
+    if t.timestamp() >= until:
+        t = schedule.latest(t.timestamp() - 1)
+    while t.timestamp() >= since and len(out) < limit:
+        out.append(t)
+        t = schedule.latest(t.timestamp() - 1)
+    out.reverse()
+    return out
+
+
 def default_skew(schedule: Schedule) -> float:
     """DEFAULT_SKEW, or a quarter of the period for periods shorter than 8 s."""
     return min(DEFAULT_SKEW, schedule.min_gap / 4)
@@ -330,8 +395,11 @@ __all__ = [
     "check_seconds",
     "check_skew",
     "default_skew",
+    "due",
+    "from_spec",
     "local_zone",
     "parse_duration",
     "parse_iso",
     "slot_for",
+    "spec",
 ]

@@ -133,6 +133,7 @@ class _Supervisor:
         watched: Watched | None,
         say: Callable[[str], None],
         recheck: float,
+        periodic: Callable[[], float | None] | None = None,
     ) -> None:
         self.command = action.command
         self.grace = action.grace
@@ -150,6 +151,10 @@ class _Supervisor:
         self.pidfds: list[int] = []  # keepalived processes, readable once they exit
         self.keepalived_gone = False
         self.checks = 0  # re-evaluations made (for tests and measurements)
+        # Called on time while the command runs (the ledger's liveness record); it returns
+        # the seconds until it wants its next call, None for never.
+        self.periodic = periodic
+        self.next_periodic = _FOREVER if periodic is None else 0.0
         # Handlers replaced for the duration, to put back (getsignal()'s types).
         self.old_handlers: dict[int, Callable[[int, FrameType | None], object] | int | None] = {}
 
@@ -290,9 +295,13 @@ class _Supervisor:
                 for fd in self.pidfds:
                     poller.register(fd, select.POLLIN)
             now = time.monotonic()
+            if self.periodic is not None and now >= self.next_periodic:
+                after = self.periodic()
+                self.next_periodic = _FOREVER if after is None else now + after
             if not child.stopping and now >= ends_at:
                 self.time_out()
             deadline = child.kill_at if child.kill_at is not None else min(self.next_check, ends_at)
+            deadline = min(deadline, self.next_periodic)
             # No deadline at all (no timer, no --timeout): wait for a signal or an event.
             wait = deadline - now
             timeout_ms = -1 if wait == _FOREVER else max(0, int(min(wait, _POLL_MAX) * 1000) + 1)
@@ -340,6 +349,7 @@ def supervise(
     say: Callable[[str], None],
     on_end: Callable[[int, str, bool], None] | None,
     recheck: float = RECHECK,
+    periodic: Callable[[], float | None] | None = None,
 ) -> int:
     """Run ``action.command`` as a child until it ends; with ``watched``, stop it once the
     decision says not master.
@@ -351,7 +361,10 @@ def supervise(
     (without the ``if-master: `` prefix). ``on_end(wait_status, how, lost)``: the command's
     wait status, how it ended in words, and whether the VIP loss ended it, before this
     returns or re-raises. ``action.timeout``: seconds after which the command's tree is
-    stopped as on a loss; the status is then 124, like coreutils timeout.
+    stopped as on a loss; the status is then 124, like coreutils timeout. ``periodic()``:
+    called while the command runs, first at once, then after the seconds it returns (None:
+    never again); the ledger's liveness record beats on it, each call bounded by the
+    ledger's deadline.
 
     On a loss: one line through ``say``, SIGTERM to the command's group and every descendant,
     SIGKILL to whatever is left after ``action.grace`` seconds, and every process reaped.
@@ -365,7 +378,7 @@ def supervise(
         raise ValueError("supervise() needs a command")
     if watched is not None and not first.master:
         raise ValueError("supervise() watches the VIP only from a master verdict")
-    supervisor = _Supervisor(action, request, first, watched, say, recheck)
+    supervisor = _Supervisor(action, request, first, watched, say, recheck, periodic)
     try:
         wait_status = supervisor.run()
     except BaseException as exc:

@@ -284,3 +284,41 @@ def test_directories_from_the_environment(
     monkeypatch.setenv("IF_MASTER_LOCK_DIR", "/run/lock/if-master")
     monkeypatch.setenv("IF_MASTER_METRICS_DIR", "/var/lib/node_exporter")
     assert main(["--vip", "10.0.0.1", "--", "true"]) == 0
+
+
+LEDGER = ["--task", "t", "--every", "1m", "--vip", "10.0.0.100"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["etcd://ifm:{pw}@h:2379/p", "etcd://ifm:{pw}/x@h:2379/p", "etcd://ifm:{pw}?@h:2379/p",
+     "etcd://ifm:{pw} @h:2379/p", "ifm:{pw}@h:2379/p"],
+)  # fmt: skip
+def test_a_ledger_url_with_a_password_never_repeats_it(
+    table: object, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    """The refusal (or whichever error comes first) showed the URL, password and all."""
+    from tests.support.passwords import TEST_SECRETS
+
+    pw = TEST_SECRETS[0]
+    err = one_line_125(["--ledger", url.format(pw=pw), *LEDGER, "--", "true"], capfd, "***@")
+    assert pw not in err and pw[:6] not in err
+    monkeypatch.setenv("IF_MASTER_LEDGER", url.format(pw=pw))
+    err = one_line_125([*LEDGER, "--", "true"], capfd, "***@")
+    assert pw not in err
+
+
+def test_a_password_file_others_can_read_is_refused(
+    table: object, capfd: pytest.CaptureFixture[str], tmp_path: object
+) -> None:
+    """libpq ignores such a .pgpass, OpenSSH refuses such a key: so does the ledger (125)."""
+    from pathlib import Path
+
+    from tests.support.passwords import TEST_SECRETS
+
+    pw = Path(str(tmp_path)) / "pw"
+    pw.write_text(TEST_SECRETS[0] + "\n")
+    pw.chmod(0o644)
+    args = ["--ledger", "etcd://h:2379/p", "--ledger-user", "ifm", "--ledger-password-file",
+            str(pw), *LEDGER, "--", "true"]  # fmt: skip
+    one_line_125(args, capfd, "can be read or written by others (mode 0644): chmod 600")

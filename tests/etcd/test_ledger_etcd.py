@@ -215,6 +215,7 @@ def test_auth_user_and_password(tmp_path_factory: pytest.TempPathFactory) -> Non
             c.etcdctl(ns, *args)
         pw = tmp_path_factory.mktemp("secret") / "pw"
         pw.write_text("ifmpw\n")
+        pw.chmod(0o600)  # readable by others is refused
         a = c.agent()
         slot = fresh_slot()
         ok = claim(a, c.url(), slot, "a", opts={"user": "ifm", "password_file": str(pw)})

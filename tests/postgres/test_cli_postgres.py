@@ -126,3 +126,46 @@ def test_a_password_in_the_url_is_refused_without_repeating_it() -> None:
     r = subprocess.run(argv, capture_output=True, text=True)
     assert r.returncode == 125 and r.stderr.count("\n") == 1, r.stderr
     assert "has a password in it" in r.stderr and "pw-on-argv" not in r.stderr
+
+
+def test_history_status_and_release_read_the_table(
+    lab: pglib.Lab, nodes: tuple[Netns, Netns], tmp_path: Path
+) -> None:
+    """The read modes on the PostgreSQL store: a run's row has its end and fence, a
+    row without an end is ``unknown`` (no liveness record here), --release deletes one."""
+    import json
+
+    url = lab.servers[0].url(table="public.views", async_standbys="accept")  # a standby: quiet
+    task = f"views{next(_tasks)}"
+    marker = tmp_path / "ran"
+    p = guard(nodes[0], url, task, marker, "--node", "alpha")
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0 and marker.exists(), (out, err)
+    # A claim whose runner died: a row without an end, as a SIGKILLed guard leaves it.
+    lab.servers[0].sql(
+        "INSERT INTO public.views (task, slot, node, pid, started, schedule) VALUES"
+        " (%s, date_trunc('second', now()) - interval '2 days', 'gone', 7,"
+        " now() - interval '2 days', 'every 1d')",
+        task,
+    )
+
+    def view(*args: str) -> subprocess.CompletedProcess[str]:
+        return nodes[1].run([IF_MASTER, "--ledger", url, *args], env=ENV, timeout=30)
+
+    r = view("--history", task, "--since", "3d", "--json")
+    assert r.stderr == "", r.stderr
+    got = [json.loads(line) for line in r.stdout.splitlines()]
+    results = sorted(d["result"] for d in got if d["node"] is not None)
+    assert results == ["late", "unknown"], got  # --every 1d: hours after its slot's start
+    ok = next(d for d in got if d["result"] == "late")
+    assert ok["node"] == "alpha" and ok["status"] == 0 and ok["fence"] > 0
+    r = view("--status", "--since", "3d")
+    assert task in r.stdout and r.stderr == "", (r.stdout, r.stderr)
+    unknown = next(d for d in got if d["result"] == "unknown")
+    r = view("--release", task, unknown["slot"])
+    assert r.returncode == 0 and f"deleted public.views/{task}/" in r.stdout, r.stdout + r.stderr
+    left = lab.servers[0].sql("SELECT node FROM public.views WHERE task = %s", task)
+    assert left == [("alpha",)]
+    r = view("--release", task, unknown["slot"])
+    assert r.returncode == 1 and "nobody holds it" in r.stdout, r.stdout
+    assert pglib.PASSWORD not in r.stdout + r.stderr

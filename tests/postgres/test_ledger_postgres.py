@@ -206,7 +206,7 @@ def test_a_password_in_the_url_is_refused_unrepeated(agent: pglib.Agent) -> None
     for url in ("postgresql://ifm:hunter2-pw@10.78.0.1/postgres",
                 "postgresql://ifm@10.78.0.1/postgres?password=hunter2-pw"):  # fmt: skip
         r = claim(agent, url, fresh_slot())
-        assert r["kind"] == "value" and "has a password" in r["error"], r
+        assert r["kind"] == "config" and "has a password" in r["error"], r
         assert "hunter2-pw" not in r["error"]
 
 

@@ -3,7 +3,8 @@
 Started by tests/support/etcdlib.Agent with ``ip netns exec``. Requests:
 ``{"op": "claim", "url", "opts", "task", "slot" | ("every"/"schedule", "now"), "node",
 "pid", "start", "at"}``, ``{"op": "finish", "key", "end", "status"}``,
-``{"op": "holder", "url", "opts", "task", "slot"}``, ``{"op": "ping"}``. ``at``: an
+``{"op": "holder", "url", "opts", "task", "slot"}``, ``{"op": "release", "url", "task",
+"slot", "revision"}``, ``{"op": "ping"}``. ``at``: an
 absolute Unix time to wait for before claiming (racers start together).
 """
 
@@ -69,6 +70,9 @@ def handle(req: dict[str, Any]) -> dict[str, Any]:
         if op == "holder":
             r = make(req).holder(req["task"], req["slot"])
             return {"ok": True, "record": None if r is None else json.loads(r.to_json())}
+        if op == "release":
+            done = make(req).release(req["task"], req["slot"], revision=req["revision"])
+            return {"ok": True, "released": done}
         raise ValueError(f"unknown op {op!r}")
     except ledger.LedgerError as e:
         return {"ok": False, "kind": e.kind, "error": str(e), "elapsed": time.monotonic() - t0}

@@ -30,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from tests.support import passwords
 from tests.support.etcdlib import Tls
 from tests.support.netnslib import Netns, NetnsFactory, require, require_root_netns, run, veth
 
@@ -302,6 +303,7 @@ class Agent:
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         assert line, f"agent in {self.ns.name} died: {self.proc.poll()}"
+        passwords.check(line, f"the agent's reply in {self.ns.name}")
         return json.loads(line)  # type: ignore[no-any-return]
 
     def call(self, request: dict[str, Any]) -> dict[str, Any]:

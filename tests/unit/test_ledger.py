@@ -83,12 +83,14 @@ def test_options_and_secrets(tmp_path: Path) -> None:
     assert led is not None and led.user is None
     pw = tmp_path / "pw"
     pw.write_text("s3cret\n")
+    pw.chmod(0o600)  # readable by others is refused (docs/ledger-security.md)
     led = Ledger.from_options("etcd://h:1/p", user="ifm", password_file=str(pw), environ={})
     assert led is not None and led._password == "s3cret"
     env = {"IF_MASTER_LEDGER_USER": "ifm", "IF_MASTER_LEDGER_PASSWORD": "x"}
     led = Ledger.from_options("etcd://h:1/p", environ=env)
     assert led is not None and (led.user, led._password) == ("ifm", "x")
     (tmp_path / "empty").write_text("\n")
+    (tmp_path / "empty").chmod(0o600)
     cases = [
         ({"user": "ifm"}, "no password"),
         ({"password_file": str(pw)}, "no user"),
@@ -343,6 +345,7 @@ def test_files_that_would_block_are_refused(tmp_path: Path) -> None:
 
 def test_password_limits_and_environment(tmp_path: Path) -> None:
     pw = tmp_path / "pw"
+    pw.touch(0o600)
     pw.write_bytes(b"x" * 4096 + b"\r\n")  # 4 KiB and the one line's end: accepted
     led = Ledger.from_options("etcd://h:1/p", user="u", password_file=str(pw), environ={})
     assert led is not None and led._password == "x" * 4096
@@ -373,3 +376,150 @@ def test_an_encrypted_key_is_refused_without_asking(tmp_path: Path) -> None:
     with pytest.raises(LedgerError, match="is encrypted") as e:
         Ledger(parse_url("etcds://h:1/p"), cert=str(cert), key=str(key))
     assert e.value.kind == "config"
+
+
+# -- issue 27: trusts too much, says too much ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["etcd://ifm:pw-Zk4q9-ledger-secret@h:1/p", "etcd://u:pw-Zk4q9-ledger-secret/x@h:1/p",
+     "etcd://u:pw-Zk4q9-ledger-secret?@h:1/p", "etcd://u:pw-Zk4q9-ledger-secret @h:1/p",
+     "u:pw-Zk4q9-ledger-secret@h:1/p", "etcd://u:pw-Zk4q9-ledger-secret\n@h:1/p",
+     "etcd://u:pw-Zk4q9-ledger-secret@h:1/p" + "x" * 1000,
+     b"etcd://u:pw-Zk4q9-ledger-secret\xff@h:1/p"],
+)  # fmt: skip
+def test_a_url_with_a_password_is_refused_without_repeating_it(url: str | bytes) -> None:
+    with pytest.raises(ValueError, match="ledger URL") as e:
+        parse_url(url)
+    assert "Zk4q9" not in str(e.value) and "***@" in str(e.value), e.value
+
+
+def test_a_url_not_utf8_is_shown_escaped_once() -> None:
+    with pytest.raises(ValueError, match="not UTF-8") as e:
+        parse_url(b"etcd://h:1/\xff")
+    assert "'etcd://h:1/\\udcff'" in str(e.value)
+
+
+def test_server_text_is_scrubbed_of_every_form_of_a_secret() -> None:
+    from ifmaster.ledger.secret import scrub
+
+    pw = 'p"w\\é-9Qz'
+    for text in (f"x {pw} y", json.dumps({"password": pw}), repr(pw), f"cut {pw[:5]}",
+                 json.dumps(pw, ensure_ascii=False)):  # fmt: skip
+        out = scrub(text, (pw, "tok-123"))
+        assert "9Qz" not in out and pw[:5] not in out and "***" in out, (text, out)
+    assert scrub("a tok-123 b", (pw, "tok-123")) == "a *** b"
+    assert scrub("nothing here", (pw,)) == "nothing here"
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660, 0o606])
+def test_a_password_file_others_can_read_is_refused(tmp_path: Path, mode: int) -> None:
+    pw = tmp_path / "pw"
+    pw.write_text("pw-Zk4q9-ledger-secret\n")
+    pw.chmod(mode)
+    with pytest.raises(LedgerError, match=f"by others \\(mode {mode:04o}\\): chmod 600") as e:
+        Ledger.from_options("etcd://h:1/p", user="u", password_file=str(pw), environ={})
+    assert e.value.kind == "config" and "Zk4q9" not in str(e.value)
+    pw.chmod(0o400)
+    assert Ledger.from_options("etcd://h:1/p", user="u", password_file=str(pw), environ={})
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"{\"a\":NaN}", b"[Infinity]", b"[-Infinity]", b'{"a":1,"a":2}', b"\xef\xbb\xbf{}",
+     '{"a":1}'.encode("utf-16"), b"\xff{}", b"[" * 100_000, b"[" * 33 + b"]" * 33, b"{"],
+)  # fmt: skip
+def test_strict_json_refuses_what_etcd_never_sends(data: bytes) -> None:
+    from ifmaster.ledger import reply
+
+    with pytest.raises(ValueError):
+        reply.loads(data)
+
+
+def test_strict_json_takes_what_etcd_sends() -> None:
+    from ifmaster.ledger import reply
+
+    assert reply.loads(b'{"a":["[[[[", {"b": "]]]"}], "c": -1.5}') == {
+        "a": ["[[[[", {"b": "]]]"}],
+        "c": -1.5,
+    }
+    assert reply.loads(b"[" * 32 + b"]" * 32) is not None
+    with pytest.raises(ValueError, match="over 10 bytes"):
+        reply.loads(b"[" + b" " * 10 + b"]", limit=10)
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [("7", 7), (7, 7), (str((1 << 63) - 1), (1 << 63) - 1), ("0", None), (0, None), ("-7", None),
+     (-7, None), ("007", None), ("9" * 30, None), (str(1 << 63), None), (True, None),
+     (7.0, None), (None, None), ("7 ", None), ("\u0667", None), ("+7", None)],
+)  # fmt: skip
+def test_a_revision_is_a_positive_int64_as_etcd_writes_it(value: object, ok: int | None) -> None:
+    from ifmaster.ledger import reply
+
+    if ok is None:
+        with pytest.raises(ValueError, match="revision"):
+            reply.integer(value, "header.revision")
+    else:
+        assert reply.integer(value, "header.revision") == ok
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b'{"node":"x","start":"s","pid":1e400}', b'{"node":"x","start":"s","pid":1,"status":1e400}',
+     b"[" * 100_000, b'{"node":"x","start":"s","pid":' + b"9" * 5000 + b"}",
+     b'{"node":' + b'"x' * 100_000 + b'","start":"s","pid":1}', b'{"node":1,"start":"s","pid":1}',
+     b'{"node":"x","start":"s","pid":true}', b'{"node":"x","start":"s","pid":1.5}',
+     b'\x1b]0;title\x07{"node":"x"}', b'{"node":"x","node":"y","start":"s","pid":1}'],
+)  # fmt: skip
+def test_garbage_in_a_value_names_its_holder_escaped_and_bounded(value: bytes) -> None:
+    r = Record.from_json(value)
+    assert (r.pid, r.start) == (0, "?")
+    text = str(r)
+    assert text.isprintable() and len(text) < 150, text
+    assert "\x1b" not in text and "\\\\" not in text
+
+
+def test_a_token_a_header_cannot_carry_is_refused() -> None:
+    from ifmaster.ledger import reply
+
+    assert reply.token({"token": "abc.12"}) == "abc.12"
+    for bad in ("a\r\nb", "caf\u00e9", "", "x" * 5000, 7, None, "a b"):
+        with pytest.raises(ValueError, match="token"):
+            reply.token({"token": bad})
+
+
+def test_a_lookup_that_never_returns_is_abandoned_and_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """libc's resolver stuck (the seam faked): each lookup gives up by the deadline, and
+    no more than MAX_STALLED threads are ever left waiting."""
+    release = threading.Event()
+    real = socket.getaddrinfo
+    calls: list[str] = []
+
+    def stuck(host: str, *args: object, **kw: object) -> object:
+        if kw.get("flags") == socket.AI_NUMERICHOST:
+            return real(host, *args, **kw)  # type: ignore[arg-type]
+        calls.append(host)
+        release.wait(10)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", stuck)
+    try:
+        for i in range(wire.MAX_STALLED):
+            t0 = time.monotonic()
+            with pytest.raises(wire.Unresolved, match="^name resolution timed out$"):
+                wire.resolve(f"n{i}.test", 1, time.monotonic() + 0.05)
+            assert time.monotonic() - t0 < 0.5
+        with pytest.raises(wire.Unresolved, match=f"{wire.MAX_STALLED} lookups still stuck"):
+            wire.resolve("one-more.test", 1, time.monotonic() + 0.05)
+        assert len(calls) == wire.MAX_STALLED  # the one refused started no thread
+        assert wire.resolve("10.0.0.1", 1, time.monotonic() + 0.05)[0][4] == ("10.0.0.1", 1)
+    finally:
+        release.set()
+    deadline = time.monotonic() + 5
+    while wire._stalled and time.monotonic() < deadline:  # the threads end once libc does
+        time.sleep(0.01)
+    assert not wire._stalled

@@ -38,6 +38,8 @@ def test_a_url_is_libpqs_with_our_parameters_taken_out() -> None:
     [
         "postgresql://ifm:s3cret-pw@db/jobs",
         "postgresql://ifm:s3cret-pw@db1,db2/jobs",
+        "postgresql://ifm:s3cret-pw/x@db/jobs",  # libpq would read "ifm:s3cret-pw" as a host
+        "postgresql://ifm:x/s3cret-pw@db/jobs",
         "postgresql://ifm@db/jobs?password=s3cret-pw",
         "postgresql://ifm@db/jobs?sslmode=require&password=s3cret-pw",
     ],
@@ -104,6 +106,7 @@ def test_the_scheme_picks_the_store_and_the_password_source(tmp_path: Path) -> N
     )
     pw = tmp_path / "pw"
     pw.write_text("pw2\n")
+    pw.chmod(0o600)
     options = LedgerOptions(url="postgresql://ifm@db/jobs", deadline=2.0, password_file=str(pw))
     led = open_ledger(options, environ={})
     assert isinstance(led, PostgresLedger) and led._password == "pw2"
@@ -163,8 +166,20 @@ def test_errors_are_ledger_errors_with_one_line() -> None:
 
 
 def test_a_driver_message_is_said_once_per_attempt_and_scrubbed() -> None:
-    led = PostgresLedger(parse_pg_url("postgresql://u@db/x"), deadline=1.0, password="r")
+    led = PostgresLedger(parse_pg_url("postgresql://u@db/x"), deadline=1.0, password="Zk4q9")
     why = 'connection to server at "db", port 5432 failed: FATAL:  password authentication failed'
     err = led._error("claim k", RuntimeError(f"connection failed: {why}\n{why}"))
     assert str(err) == f"ledger: claim k: connection failed: {' '.join(why.split())}"
-    assert err.kind == "auth"  # a one-letter password is not scrubbed out of every word
+    assert err.kind == "auth"
+
+
+def test_a_server_echoing_the_password_never_shows_it() -> None:
+    """A server that asked for a cleartext password knows it: whatever it says back (its
+    error, a setting, its tail cut by the bound) never shows it, however short."""
+    for pw in ("r", "s3cret-Zk4q9"):
+        led = PostgresLedger(parse_pg_url("postgresql://u@db/x"), deadline=1.0, password=pw)
+        for said in (f"FATAL: bad {pw}", f'FATAL: {{"p": "{pw}"}}', f"ERROR: x {pw[:5]}"):
+            text = str(led._error("claim k", RuntimeError(said)))
+            assert text.startswith("ledger: claim k: ")
+            assert pw[:5] not in text.removeprefix("ledger: claim k: ")
+        assert pw not in led._said("x" * 195 + pw, 200)

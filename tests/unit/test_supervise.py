@@ -66,6 +66,7 @@ class Seams:
         self.checks = 0
         self.said: list[str] = []
         self.ended: list[tuple[int, str, bool]] = []
+        self.beats: list[float] = []  # when periodic() was called (monotonic)
 
     def check(self) -> Verdict:
         self.checks += 1
@@ -92,6 +93,7 @@ def supervised(
     timeout: float | None = None,
     during: Callable[[Seams], None] | None = None,
     after: float = 0.3,
+    periodic: Callable[[], float | None] | None = None,
 ) -> dict[str, Any]:
     """Supervise ``sh -c script`` in a forked process; ``during(seams)`` runs ``after``
     seconds into it (in a thread of that process). Returns what the child reported."""
@@ -112,11 +114,12 @@ def supervised(
                 say=seams.said.append,
                 on_end=lambda *end: seams.ended.append(end),
                 recheck=3600.0,
+                periodic=periodic,
             )
             result["code"] = code
         except BaseException as e:  # noqa: BLE001 - reported to the test
             result["raised"] = type(e).__name__
-        result.update(said=seams.said, ended=seams.ended, checks=seams.checks)
+        result.update(said=seams.said, ended=seams.ended, checks=seams.checks, beats=seams.beats)
         os.write(wfd, json.dumps(result).encode())
         os._exit(0)
     os.close(wfd)
@@ -250,3 +253,28 @@ def test_watching_needs_a_master_verdict() -> None:
             say=print,
             on_end=None,
         )
+
+
+def test_periodic_is_called_at_once_then_when_it_asks() -> None:
+    """The liveness record's beat: first at the start, then after the seconds it returns,
+    and never again once it returns None."""
+    seams = Seams()
+
+    def every_fifth() -> float | None:
+        seams.beats.append(time.monotonic())
+        return 0.2
+
+    r = supervised("sleep 1.1; exit 4", seams, watch=False, periodic=every_fifth)
+    assert r["code"] == 4
+    beats = r["beats"]
+    assert 5 <= len(beats) <= 7, beats
+    assert all(0.15 < b - a < 0.5 for a, b in zip(beats, beats[1:])), beats
+
+    seams2 = Seams()
+
+    def twice() -> float | None:
+        seams2.beats.append(time.monotonic())
+        return 0.1 if len(seams2.beats) < 2 else None
+
+    r = supervised("sleep 0.6", seams2, watch=False, periodic=twice)
+    assert r["code"] == 0 and len(r["beats"]) == 2

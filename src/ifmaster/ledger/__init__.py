@@ -4,12 +4,18 @@ Imported only when ``--ledger`` is given. The pieces:
 
 - ``records``: what a slot holds (:class:`Record`), a claim's outcome (:class:`Claim`),
   :class:`LedgerError`; no I/O.
-- ``backend``: the protocol every store implements (claim, finish, read, release).
-- ``etcd``: the first store, etcd v3 through its JSON gateway; ``url``, ``secret`` and
-  ``wire`` are its URL grammar, its password files and its bounded socket.
+- ``backend``: the protocol every store implements (claim, finish, read, tasks, release).
+- ``history``: ``--history``, ``--status``, ``--release`` from a store's reads;
+  ``liveness``: a running slot's record on a short lease (running versus died).
+- ``etcd``: the first store, etcd v3 through its JSON gateway; ``url``, ``secret``,
+  ``wire`` and ``reply`` are its URL grammar, its password files, its bounded socket and
+  its strict reading of replies.
+- ``postgres``: the PostgreSQL store (``postgresql://``), imported with its driver only
+  for that scheme.
 
 At most once: a claimed slot whose runner died stays claimed (no end). To run it again,
-an operator deletes the key: ``etcdctl del /PREFIX/TASK/2026-11-28T01:45:00Z``.
+an operator releases it: ``if-master --ledger URL --release TASK 2026-11-28T01:45:00Z``
+(``history.py``: it deletes that one key only if it is still the claim it showed).
 
 Fail closed: every failure at run time (no endpoint answered within the deadline, no
 quorum, TLS, auth, a reply we cannot read) is one :class:`LedgerError` with one line, and
@@ -19,13 +25,13 @@ the caller runs nothing. Bad values (the URL, a node name) are ValueError naming
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from ..limits import DEFAULT_LEDGER_TIMEOUT as DEFAULT_DEADLINE
 from .etcd import EtcdLedger
 from .records import Claim, LedgerError, LedgerOptions, Record, validate_node
 from .url import LedgerUrl, parse_url
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .postgres import PostgresLedger
 

@@ -21,19 +21,42 @@ import base64
 import json
 import os
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from ..limits import DEFAULT_LEDGER_TIMEOUT, MAX_LEDGER_TIMEOUT, MIN_LEDGER_TIMEOUT
 from ..slot import check_seconds, parse_iso
 from ..task import validate_task
-from .records import Claim, LedgerError, Record, bounded, iso_ms, validate_node
-from .secret import ENV_PASSWORD, ENV_URL, ENV_USER, check_secret, read_secret, regular_file
+from . import reply
+from .records import Claim, LedgerError, Record, Stored, bounded, iso_ms, validate_node
+from .secret import (
+    ENV_PASSWORD,
+    ENV_URL,
+    ENV_USER,
+    check_secret,
+    read_secret,
+    regular_file,
+    scrub,
+)
 from .url import LedgerUrl, parse_url
-from .wire import DeadlineSocket, Encrypted, no_passphrase, offset
+from .wire import DeadlineSocket, Encrypted, Unresolved, dial, no_passphrase, offset, resolve
+
+T = TypeVar("T")
 
 # gRPC codes etcd's gateway returns that mean "this member cannot serve now, try another".
 _RETRY_CODES = frozenset({1, 4, 13, 14})  # cancelled, deadline, internal, unavailable
+
+#: Slots one read returns at most (the newest), and the page size it reads them in.
+MAX_READ = 10000
+READ_PAGE = 500
+#: Tasks one listing names at most; beyond, LedgerError (name the task instead).
+MAX_TASKS = 1000
+# Pages of keys that are not slots (liveness records, other writers' keys) a read tolerates.
+MAX_EXTRA_PAGES = 4
+#: Bytes of a value that is not ours kept for display.
+MAX_RAW = 200
+#: The last part of a slot's liveness record's key.
+ALIVE_KEY = "alive"
 
 
 def _b64(s: str) -> str:
@@ -67,6 +90,7 @@ class EtcdLedger:
             raise ValueError("a ledger user needs a password (file or environment), and back")
         self.user = user
         self._password = password
+        self._token: str | None = None  # the last authenticate reply's, hidden like the password
         self._ssl: Any = None
         self.clock_offset: float | None = None  # from the last reply, see Claim
         if url.tls or ca is not None or cert is not None:
@@ -143,7 +167,16 @@ class EtcdLedger:
 
     # -- the two writes ----------------------------------------------------------------
 
-    def claim(self, task: str, slot: str, *, node: str, pid: int, start: float) -> Claim:
+    def claim(
+        self,
+        task: str,
+        slot: str,
+        *,
+        node: str,
+        pid: int,
+        start: float,
+        schedule: str | None = None,
+    ) -> Claim:
         """Create ``PREFIX/TASK/SLOT`` if it does not exist; who holds it either way.
 
         One transaction: compare ``create_revision == 0``, then put our record, else read
@@ -151,7 +184,9 @@ class EtcdLedger:
         finds its own record (same node, PID, start) and counts as won.
         """
         k = self.key(task, slot)
-        mine = Record(node=validate_node(node), start=iso_ms(start), pid=int(pid))
+        mine = Record(
+            node=validate_node(node), start=iso_ms(start), pid=int(pid), schedule=schedule
+        )
         reply = self._txn(k, create_revision=0, put=mine.to_json())
         if reply["succeeded"]:
             rev = reply["revision"]
@@ -171,7 +206,14 @@ class EtcdLedger:
         if not claim.won:
             raise ValueError(f"{claim.key} was not claimed by us: no end to record")
         h = claim.holder
-        done = Record(node=h.node, start=h.start, pid=h.pid, end=iso_ms(end), status=status)
+        done = Record(
+            node=h.node,
+            start=h.start,
+            pid=h.pid,
+            end=iso_ms(end),
+            status=status,
+            schedule=h.schedule,
+        )
         reply = self._txn(claim.key, create_revision=claim.revision, put=done.to_json())
         if reply["succeeded"]:
             claim.holder = done
@@ -180,18 +222,29 @@ class EtcdLedger:
     def holder(self, task: str, slot: str) -> Record | None:
         """Who holds a slot (a linearizable read), or None when it is unclaimed."""
         k = self.key(task, slot)
-        body = self._post("/v3/kv/range", {"key": _b64(k)})
-        kvs = body.get("kvs") or []
-        try:
-            return Record.from_json(base64.b64decode(kvs[0].get("value", ""))) if kvs else None
-        except (AttributeError, IndexError, TypeError, ValueError) as e:
-            raise LedgerError("protocol", f"ledger: unexpected range reply ({e!r})") from None
+
+        def parse(body: dict[str, Any]) -> Record | None:
+            reply.header(body)
+            found = reply.range_kvs(body, k.encode("utf-8"))
+            return None if found is None else Record.from_json(found[0])
+
+        return self._ask("/v3/kv/range", {"key": _b64(k)}, parse, "range")
 
     # -- the wire --------------------------------------------------------------------
 
     def _txn(self, key: str, *, create_revision: int, put: str) -> dict[str, Any]:
         k = _b64(key)
-        body = self._post(
+
+        def parse(body: dict[str, Any]) -> dict[str, Any]:
+            succeeded, revision, found = reply.txn(body, key.encode("utf-8"))
+            if succeeded:
+                return {"succeeded": True, "revision": revision}
+            if found is None:  # finish() on a key an operator deleted
+                return {"succeeded": False, "kv": None}
+            value, created = found
+            return {"succeeded": False, "kv": (Record.from_json(value), created)}
+
+        return self._ask(
             "/v3/kv/txn",
             {
                 "compare": [
@@ -205,75 +258,103 @@ class EtcdLedger:
                 "success": [{"request_put": {"key": k, "value": _b64(put)}}],
                 "failure": [{"request_range": {"key": k}}],
             },
+            parse,
+            "txn",
         )
-        try:  # proto3 JSON leaves out zero values: no "succeeded" means false
-            succeeded = body.get("succeeded", False)
-            if not isinstance(succeeded, bool):  # "false", 1: not etcd's; never a won claim
-                raise ValueError(f"succeeded is {succeeded!r}")
-            if succeeded:
-                # etcd's own reply names the put it did; a won claim needs exactly that.
-                first = body["responses"][0]
-                if not isinstance(first, dict) or "response_put" not in first:
-                    raise ValueError("succeeded without a put in its responses")
-                return {"succeeded": True, "revision": int(body["header"]["revision"])}
-            kvs = body["responses"][0]["response_range"].get("kvs") or []
-            if not kvs:  # finish() on a key an operator deleted
-                return {"succeeded": False, "kv": None}
-            kv = kvs[0]
-            held = Record.from_json(base64.b64decode(kv.get("value", "")))
-            return {"succeeded": False, "kv": (held, int(kv["create_revision"]))}
-        except (KeyError, IndexError, TypeError, ValueError) as e:
-            raise LedgerError("protocol", f"ledger: unexpected txn reply ({e!r})") from None
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST to each endpoint in turn within the deadline; the first good reply wins.
+        """The first reply (strict JSON, an object) any endpoint gives ``path``; _ask()
+        with etcd's schema for it is what a caller that reads fields wants."""
+        return self._ask(path, body, _as_is, path)
 
-        Each endpoint gets an equal share of the time left, so one that does not answer
-        at all (partitioned) leaves time for the next. An auth failure stops at once.
+    def _ask(
+        self, path: str, body: dict[str, Any], parse: Callable[[dict[str, Any]], T], what: str
+    ) -> T:
+        """POST to each endpoint in turn within the deadline; the first reply that
+        ``parse`` (etcd's schema for ``what``) accepts wins.
+
+        Each endpoint gets an equal share of the time left, name resolution included, so
+        one that does not answer at all (partitioned, or its name's resolver) leaves time
+        for the next. A reply that is not etcd's says nothing about the slot: the next
+        endpoint is asked, as for a refused connection. An auth failure stops at once.
         """
         started = time.monotonic()
         failures: list[str] = []
         kinds: set[str] = set()
         n = len(self.url.endpoints)
         for i, (host, port) in enumerate(self.url.endpoints):
+            where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
             left = self.deadline - (time.monotonic() - started)
             if left <= 0.01:
-                failures.append(f"{host}:{port}: not tried, deadline spent")
+                failures.append(f"{where}: not tried, deadline spent")
                 break
             try:
-                return self._post_one(host, port, path, body, left / (n - i))
+                answer = self._post_one(host, port, path, body, time.monotonic() + left / (n - i))
             except LedgerError as e:
                 if e.kind in ("auth", "config"):
-                    raise
+                    raise LedgerError(e.kind, self._said(str(e), 1000)) from None
                 kinds.add(e.kind)
-                failures.append(str(e))
-        kind = "tls" if kinds == {"tls"} else "unreachable"
+                failures.append(self._said(str(e), 1000))
+                continue
+            try:
+                return parse(answer)
+            except ValueError as e:  # UnicodeDecodeError and reply's checks among them
+                kinds.add("schema")
+                failures.append(f"{where}: unexpected {what} reply ({self._said(str(e))})")
+        # Every member's reply unreadable is a protocol error; any other mix: unreachable.
+        kind = {frozenset({"tls"}): "tls", frozenset({"schema"}): "protocol"}.get(
+            frozenset(kinds), "unreachable"
+        )
         raise LedgerError(
             kind,
             f"ledger: no etcd endpoint could be used (deadline {self.deadline:g} s): "
             + "; ".join(failures),
         )
 
+    def _said(self, text: str, limit: int = 200) -> str:
+        """A server's (or a library's) text for a message: our secrets hidden, escaped,
+        bounded. etcd's error text can echo the request, password and all."""
+        secrets = tuple(s for s in (self._password, self._token) if s)
+        return bounded(scrub(text, secrets), limit)
+
     def _post_one(
-        self, host: str, port: int, path: str, body: dict[str, Any], budget: float
+        self, host: str, port: int, path: str, body: dict[str, Any], end: float
     ) -> dict[str, Any]:
+        """One endpoint, everything (resolving, connecting, TLS, both requests) by ``end``."""
         import http.client
         import socket
 
         where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        end = time.monotonic() + budget
-        conn: http.client.HTTPConnection
-        if self._ssl is not None:
-            conn = http.client.HTTPSConnection(host, port, timeout=budget, context=self._ssl)
-        else:
-            conn = http.client.HTTPConnection(host, port, timeout=budget)
+        conn = http.client.HTTPConnection(host, port)
+
+        def connect() -> None:
+            # Ours, not http.client's: its getaddrinfo has no deadline, and it gives every
+            # address of a name the whole timeout again. Also when it reconnects.
+            sock = dial(resolve(host, port, end), end)
+            if self._ssl is not None:
+                try:
+                    sock.settimeout(max(0.001, end - time.monotonic()))  # the whole handshake
+                    sock = self._ssl.wrap_socket(sock, server_hostname=host)
+                except BaseException:
+                    sock.close()
+                    raise
+            conn.sock = DeadlineSocket(sock, end)
+
+        conn.connect = connect  # type: ignore[method-assign]
         try:
             headers = {"Content-Type": "application/json"}
             if self.user is not None:
                 auth = {"name": self.user, "password": self._password}
-                token = self._request(conn, where, "/v3/auth/authenticate", auth, headers, end)
-                headers["Authorization"] = str(token.get("token", ""))
+                answer = self._request(conn, where, "/v3/auth/authenticate", auth, headers, end)
+                try:
+                    self._token = reply.token(answer)
+                except ValueError as e:
+                    why = f"{where}: unexpected authenticate reply ({self._said(str(e))})"
+                    raise LedgerError("protocol", why) from None
+                headers["Authorization"] = self._token
             return self._request(conn, where, path, body, headers, end)
+        except Unresolved as e:
+            raise LedgerError("unreachable", f"{where}: {e}") from None
         except (socket.timeout, TimeoutError):
             raise LedgerError("unreachable", f"{where}: timed out") from None
         except OSError as e:
@@ -282,10 +363,16 @@ class EtcdLedger:
             if isinstance(e, ssl.SSLError):
                 vm = getattr(e, "verify_message", None)
                 why = f"certificate verify failed: {vm}" if vm else e.reason or str(e)
-                raise LedgerError("tls", f"{where}: TLS: {why}") from None
-            raise LedgerError("unreachable", f"{where}: {e.strerror or e}") from None
+                raise LedgerError("tls", f"{where}: TLS: {self._said(why)}") from None
+            raise LedgerError(
+                "unreachable", f"{where}: {self._said(e.strerror or str(e))}"
+            ) from None
+        except http.client.IncompleteRead as e:
+            more = "" if e.expected is None else f", {e.expected} more expected"
+            why = f"{where}: reply cut short ({len(e.partial)} bytes read{more})"
+            raise LedgerError("protocol", why) from None
         except http.client.HTTPException as e:
-            raise LedgerError("unreachable", f"{where}: bad HTTP ({bounded(repr(e))})") from None
+            raise LedgerError("unreachable", f"{where}: bad HTTP ({self._said(repr(e))})") from None
         finally:
             conn.close()
 
@@ -302,25 +389,25 @@ class EtcdLedger:
         if left <= 0:
             raise LedgerError("unreachable", f"{where}: timed out")
         if conn.sock is None:
-            conn.connect()  # bounded by the connection's timeout, the endpoint's budget
-        if not isinstance(conn.sock, DeadlineSocket):
-            conn.sock = DeadlineSocket(conn.sock, end)
+            conn.connect()
         conn.request("POST", path, body=json.dumps(body), headers=headers)
         resp = conn.getresponse()
-        raw = resp.read(1 << 20)
+        raw = _body(resp, where)
         self.clock_offset = offset(resp.getheader("Date"), time.time())
         try:
-            reply = json.loads(raw)
-            if not isinstance(reply, dict):
-                raise ValueError("not an object")
-        except ValueError:
-            text = bounded(raw[:80].decode("utf-8", "replace").strip())
-            why = f"{where}: HTTP {resp.status}, not JSON: {text!r}"
+            answer = reply.loads(raw)
+            if not isinstance(answer, dict):
+                raise json.JSONDecodeError("not an object", "", 0)
+        except ValueError as e:
+            text = self._said(raw[:80].decode("utf-8", "replace").strip())
+            why = "" if isinstance(e, json.JSONDecodeError) else f" ({self._said(str(e))})"
+            why = f"{where}: HTTP {resp.status}, not JSON: '{text}'{why}"
             raise LedgerError("protocol", why) from None
-        code = reply.get("code")
-        if resp.status == 200 and not code and "error" not in reply:
-            return reply
-        msg = bounded(str(reply.get("message") or reply.get("error") or f"HTTP {resp.status}"))
+        code = answer.get("code")
+        if resp.status == 200 and not code and "error" not in answer:
+            return answer
+        said = answer.get("message") or answer.get("error") or f"HTTP {resp.status}"
+        msg = self._said(said if isinstance(said, str) else json.dumps(said))
         # InvalidArgument (3) is a bad password at authenticate, "user name is empty" with
         # auth on; elsewhere it is a request we got wrong.
         authish = code == 3 and ("auth" in path or any(w in msg for w in ("user", "token")))
@@ -330,3 +417,203 @@ class EtcdLedger:
         if code in _RETRY_CODES or resp.status >= 500:
             raise LedgerError("unreachable", f"{where}: {msg}")
         raise LedgerError("protocol", f"ledger: {where} answered {path}: {msg}")
+
+    # -- reads, release and liveness (history, status, --release, the running guard) ---
+    #
+    # Appended as one block: a slot's key is ``PREFIX/TASK/SLOT``; its runner's liveness
+    # record, ``PREFIX/TASK/SLOT/alive``, sorts right after it and is never taken for a slot.
+
+    def read(
+        self,
+        task: str,
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = MAX_READ,
+    ) -> list[Stored]:
+        """The task's slots in ``[since, until)``, oldest first: the newest ``limit`` of them.
+
+        Bounded: pages of READ_PAGE keys, newest first, until ``limit`` slots are read or
+        the range ends. Each slot says whether its liveness record is there (``alive``).
+        """
+        base = f"{self.url.prefix}/{validate_task(task)}/"
+        for bound in (since, until):
+            if bound is not None:
+                parse_iso(bound)
+        start = base + (since or "")
+        end = base + until if until is not None else _prefix_end(base)
+        slots: list[Stored] = []
+        alive: dict[str, str] = {}
+        for _page in range(limit // READ_PAGE + MAX_EXTRA_PAGES):
+            body = self._post(
+                "/v3/kv/range",
+                {
+                    "key": _b64(start),
+                    "range_end": _b64(end),
+                    "limit": READ_PAGE,
+                    "sort_order": "DESCEND",
+                    "sort_target": "KEY",
+                },
+            )
+            try:
+                kvs = reply.lst(body.get("kvs", []), "kvs")
+                for kv in kvs:
+                    kv = reply.obj(kv, "kv")
+                    key = reply.b64(kv.get("key"), "kv.key").decode("utf-8", "replace")
+                    end = key  # the next page ends (exclusive) where this one did
+                    name, sep, tail = key[len(base) :].partition("/")
+                    value = reply.b64(kv.get("value", ""), "kv.value")
+                    if sep:
+                        if tail == ALIVE_KEY:
+                            alive[name] = value.decode("ascii", "replace")
+                        continue  # any other key under a slot is not a slot
+                    if len(slots) < limit:
+                        slots.append(
+                            Stored(
+                                task=task,
+                                slot=name,
+                                record=_ours(value),
+                                raw=value[:MAX_RAW].decode("utf-8", "replace"),
+                                revision=reply.integer(
+                                    kv.get("create_revision"), "kv.create_revision"
+                                ),
+                            )
+                        )
+                more = bool(body.get("more")) and bool(kvs)
+            except (AttributeError, KeyError, TypeError, ValueError) as e:
+                raise LedgerError("protocol", f"ledger: unexpected range reply ({e!r})") from None
+            if not more or len(slots) >= limit:
+                break
+        for s in slots:
+            s.alive = alive.get(s.slot) == str(s.revision)
+        slots.reverse()
+        return slots
+
+    def tasks(self) -> list[str]:
+        """Every task with a key under the prefix, sorted: one keys-only read of one key
+        per task (each skips past the task's keys), at most MAX_TASKS."""
+        base = f"{self.url.prefix}/"
+        start, end = base, _prefix_end(base)
+        names: list[str] = []
+        for _ in range(MAX_TASKS + MAX_EXTRA_PAGES):
+            body = self._post(
+                "/v3/kv/range",
+                {"key": _b64(start), "range_end": _b64(end), "limit": 1, "keys_only": True},
+            )
+            try:
+                kvs = reply.lst(body.get("kvs", []), "kvs")
+                if not kvs:
+                    return names
+                first = reply.obj(kvs[0], "kv")
+                key = reply.b64(first.get("key"), "kv.key").decode("utf-8", "replace")
+            except (AttributeError, IndexError, KeyError, TypeError, ValueError) as e:
+                raise LedgerError("protocol", f"ledger: unexpected range reply ({e!r})") from None
+            name, sep, _ = key[len(base) :].partition("/")
+            if not sep:  # PREFIX/NAME itself: not a task's slot
+                start = key + "\0"
+                continue
+            try:
+                names.append(validate_task(name))
+            except ValueError:
+                pass  # not a task of ours: another writer's key
+            if len(names) > MAX_TASKS:
+                break
+            start = _prefix_end(f"{base}{name}/")
+        raise LedgerError(
+            "limit", f"ledger: more than {MAX_TASKS} tasks under {self.url.prefix}: name one"
+        )
+
+    def release(self, task: str, slot: str, *, revision: int) -> bool:
+        """Delete the slot's key, and only it, if it is still the claim ``revision`` names
+        (its create_revision); False, nothing deleted, when it changed or is gone."""
+        k = _b64(self.key(task, slot))
+        body = self._post(
+            "/v3/kv/txn",
+            {
+                "compare": [
+                    {
+                        "key": k,
+                        "target": "CREATE",
+                        "result": "EQUAL",
+                        "create_revision": str(int(revision)),
+                    }
+                ],
+                "success": [{"request_delete_range": {"key": k}}],
+            },
+        )
+        try:
+            if not reply.succeeded(body):
+                return False
+            first = reply.obj(reply.lst(body.get("responses"), "responses")[0], "responses[0]")
+            deleted = reply.obj(first.get("response_delete_range"), "response_delete_range")
+            return reply.integer(deleted.get("deleted", "0"), "deleted", lo=0) == 1
+        except (KeyError, IndexError, TypeError, ValueError) as e:
+            raise LedgerError("protocol", f"ledger: unexpected txn reply ({e!r})") from None
+
+    def alive_key(self, claim: Claim) -> str:
+        """Where a won claim's runner keeps its liveness record."""
+        return f"{claim.key}/{ALIVE_KEY}"
+
+    def grant(self, ttl: int) -> int:
+        """A new lease of ``ttl`` seconds; its ID."""
+        body = self._post("/v3/lease/grant", {"TTL": str(int(ttl))})
+        try:
+            return reply.integer(body.get("ID"), "ID")
+        except (KeyError, TypeError, ValueError) as e:
+            raise LedgerError("protocol", f"ledger: unexpected lease reply ({e!r})") from None
+
+    def keep_alive(self, lease: int) -> int:
+        """Refresh a lease; its TTL now (0: it had expired, and its keys are gone)."""
+        body = self._post("/v3/lease/keepalive", {"ID": str(lease)})
+        try:
+            result = reply.obj(body.get("result", body), "result")
+            return reply.integer(result.get("TTL", "0"), "TTL", lo=0)
+        except (AttributeError, TypeError, ValueError) as e:
+            raise LedgerError("protocol", f"ledger: unexpected lease reply ({e!r})") from None
+
+    def revoke(self, lease: int) -> None:
+        """End a lease now: its keys go with it."""
+        self._post("/v3/lease/revoke", {"ID": str(lease)})
+
+    def put_alive(self, claim: Claim, lease: int) -> None:
+        """Write the claim's liveness record (its revision) attached to ``lease``."""
+        self._post(
+            "/v3/kv/put",
+            {
+                "key": _b64(self.alive_key(claim)),
+                "value": _b64(str(claim.revision)),
+                "lease": str(lease),
+            },
+        )
+
+
+def _as_is(body: dict[str, Any]) -> dict[str, Any]:
+    return body
+
+
+def _body(resp: Any, where: str) -> bytes:
+    """The whole body as its framing says, or LedgerError: a body shorter than its
+    Content-Length is http.client's IncompleteRead, never a shorter reply."""
+    if resp.chunked:
+        raw = bytes(resp.read(reply.MAX_REPLY + 1))  # IncompleteRead if the chunks stop
+    elif resp.length is None:
+        why = f"{where}: HTTP {resp.status} reply with neither Content-Length nor chunks"
+        raise LedgerError("protocol", why + ": a cut reply would look whole")
+    elif resp.length > reply.MAX_REPLY:
+        raise LedgerError("protocol", f"{where}: reply over {reply.MAX_REPLY} bytes")
+    else:
+        raw = bytes(resp.read())
+    if len(raw) > reply.MAX_REPLY:
+        raise LedgerError("protocol", f"{where}: reply over {reply.MAX_REPLY} bytes")
+    return raw
+
+
+def _prefix_end(prefix: str) -> str:
+    """The range end covering every key that starts with ``prefix`` (ours end in '/')."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def _ours(value: bytes) -> Record | None:
+    """The record a value holds when it is ours (a JSON object with node, start, pid)."""
+    record = Record.from_json(value)  # strict, bounded, never raises
+    return None if record.start == "?" and record.pid == 0 else record

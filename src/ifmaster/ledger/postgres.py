@@ -32,7 +32,7 @@ from ..limits import MAX_LEDGER_TIMEOUT, MIN_LEDGER_TIMEOUT
 from ..slot import check_seconds, parse_iso
 from ..task import validate_task
 from .records import Claim, LedgerError, Record, Stored, bounded, iso_ms, validate_node
-from .secret import ENV_PASSWORD, ENV_USER, check_secret, read_secret
+from .secret import ENV_PASSWORD, ENV_USER, HIDDEN, check_secret, read_secret, scrub
 
 if TYPE_CHECKING:
     from .backend import Backend
@@ -49,9 +49,11 @@ LIBPQ_MIN_CONNECT = 2
 #: The part of --ledger-timeout one statement (the claim's COMMIT, say) may take.
 STATEMENT_SHARE = 0.5
 MAX_URL_LEN = 2000
-#: A password this long or longer is replaced wherever a driver message holds it (a
-#: shorter one would mangle every word; ``password=...`` is always replaced).
-MIN_SCRUBBED = 4
+#: The most slots one read returns (the newest), and the most tasks tasks() lists: as etcd.
+MAX_READ = 10000
+MAX_TASKS = 1000
+#: The longest message a call raises (the missing table's DDL and GRANTs are the longest).
+MAX_MESSAGE = 1000
 MAX_IDENT = 63  # PostgreSQL's NAMEDATALEN - 1
 #: Our own URL query parameters: removed before libpq sees the rest.
 OWN_PARAMS = ("table", "async_standbys", "multi_master")
@@ -86,7 +88,7 @@ def ddl_statements(table: str) -> tuple[str, str]:
         f"CREATE TABLE {table} (task text NOT NULL, slot timestamptz NOT NULL,"
         " token bigint GENERATED ALWAYS AS IDENTITY, node text NOT NULL,"
         " pid integer NOT NULL, started timestamptz NOT NULL, ended timestamptz,"
-        " status integer, PRIMARY KEY (task, slot))",
+        " status integer, schedule text, PRIMARY KEY (task, slot))",
         f"COMMENT ON TABLE {table} IS '{SCHEMA_COMMENT}'",
     )
 
@@ -147,7 +149,11 @@ def parse_pg_url(text: str) -> PgUrl:
         f"use ~/.pgpass (PGPASSFILE), --ledger-password-file or {ENV_PASSWORD},"
         " never the command line"
     )
-    if ":" in authority.rpartition("@")[0]:
+    # libpq's user info ends at the first "@" before a "/"; a password may hold "/" (and
+    # libpq would then read its pieces as a host or a port, and echo them): everything
+    # before the last "@" ahead of the query is taken as user info, as url.redacted() does.
+    userinfo = rest.partition("?")[0].rpartition("@")[0]
+    if ":" in authority.rpartition("@")[0] or ":" in userinfo:
         raise ValueError(f"ledger URL has a password in it (user:PASSWORD@): {no_password}")
     base, _, query = rest.partition("?")
     if "#" in rest:
@@ -274,10 +280,22 @@ class PostgresLedger:
 
     # -- the calls ---------------------------------------------------------------------
 
-    def claim(self, task: str, slot: str, *, node: str, pid: int, start: float) -> Claim:
-        """Insert the slot's row unless one exists; who holds it either way."""
+    def claim(
+        self,
+        task: str,
+        slot: str,
+        *,
+        node: str,
+        pid: int,
+        start: float,
+        schedule: str | None = None,
+    ) -> Claim:
+        """Insert the slot's row unless one exists; who holds it either way. ``schedule``
+        (``slot.spec()``) goes into the row, for the history's due slots."""
         k = self.key(task, slot)
-        mine = Record(node=validate_node(node), start=iso_ms(start), pid=int(pid))
+        mine = Record(
+            node=validate_node(node), start=iso_ms(start), pid=int(pid), schedule=schedule
+        )
         prune = None
         if self.keep is not None:
             from datetime import timedelta
@@ -287,10 +305,10 @@ class PostgresLedger:
         def run(conn: Any) -> Claim:
             t = self.url.table
             row = conn.execute(
-                f"INSERT INTO {t} (task, slot, node, pid, started)"
-                " VALUES (%s, %s::timestamptz, %s, %s, %s::timestamptz)"
+                f"INSERT INTO {t} (task, slot, node, pid, started, schedule)"
+                " VALUES (%s, %s::timestamptz, %s, %s, %s::timestamptz, %s)"
                 " ON CONFLICT (task, slot) DO NOTHING RETURNING token",
-                (task, slot, mine.node, mine.pid, mine.start),
+                (task, slot, mine.node, mine.pid, mine.start, mine.schedule),
             ).fetchone()
             if row is not None:
                 if prune is not None:  # retention, in the claim's own transaction
@@ -326,7 +344,10 @@ class PostgresLedger:
         if not claim.won:
             raise ValueError(f"{claim.key} was not claimed by us: no end to record")
         h = claim.holder
-        done = Record(node=h.node, start=h.start, pid=h.pid, end=iso_ms(end), status=status)
+        done = Record(
+            node=h.node, start=h.start, pid=h.pid, end=iso_ms(end), status=status,
+            schedule=h.schedule,
+        )  # fmt: skip
         task, slot = claim.key.split("/")[-2:]
 
         def run(conn: Any) -> bool:
@@ -355,10 +376,18 @@ class PostgresLedger:
         return found[0].record if found else None
 
     def read(
-        self, task: str, *, since: str | None = None, until: str | None = None
+        self,
+        task: str,
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = MAX_READ,
     ) -> list[Stored]:
-        """The task's slots in ``[since, until)``, oldest first."""
+        """The task's slots in ``[since, until)``, oldest first: the newest ``limit`` of
+        them (at most MAX_READ). The store keeps no liveness record: ``alive`` is None."""
         validate_task(task)
+        if not 1 <= limit <= MAX_READ:
+            raise ValueError(f"read limit {limit!r} is not 1 to {MAX_READ}")
         for bound in (since, until):
             if bound is not None:
                 parse_iso(bound)
@@ -367,14 +396,31 @@ class PostgresLedger:
             where, args = where + " AND slot >= %s::timestamptz", [*args, since]
         if until is not None:
             where, args = where + " AND slot < %s::timestamptz", [*args, until]
-        return self._call(f"read {task}", lambda conn: self._select(conn, where, tuple(args)))
+
+        def run(conn: Any) -> list[Stored]:
+            return self._select(conn, where, tuple(args), newest=limit)
+
+        return self._call(f"read {task}", run)
 
     def tasks(self) -> list[str]:
         """Every task that has a row in the table, sorted."""
 
         def run(conn: Any) -> list[str]:
-            rows = conn.execute(f"SELECT DISTINCT task FROM {self.url.table} ORDER BY 1")
-            return [str(r[0]) for r in rows.fetchall()]
+            rows = conn.execute(
+                f"SELECT DISTINCT task FROM {self.url.table} ORDER BY 1 LIMIT %s",
+                (MAX_TASKS + 1,),
+            ).fetchall()
+            names = []
+            for (name,) in rows:
+                try:
+                    names.append(validate_task(str(name)))
+                except ValueError:
+                    pass  # not a task of ours: another writer's row
+            if len(rows) > MAX_TASKS:
+                raise LedgerError(
+                    "limit", f"ledger: more than {MAX_TASKS} tasks in {self.url.table}: name one"
+                )
+            return names
 
         return self._call("list tasks", run)
 
@@ -396,18 +442,23 @@ class PostgresLedger:
 
     # -- the connection ----------------------------------------------------------------
 
-    def _select(self, conn: Any, where: str, args: tuple[Any, ...]) -> list[Stored]:
+    def _select(
+        self, conn: Any, where: str, args: tuple[Any, ...], *, newest: int = 1
+    ) -> list[Stored]:
+        """The rows ``where`` picks, oldest first: the newest ``newest`` of them."""
         rows = conn.execute(
             "SELECT task, to_char(slot AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
             " token, node, pid,"
             " to_char(started AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
-            " to_char(ended AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), status"
-            f" FROM {self.url.table} WHERE {where} ORDER BY slot",
-            args,
+            " to_char(ended AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), status,"
+            f" schedule FROM {self.url.table} WHERE {where} ORDER BY slot DESC LIMIT %s",
+            (*args, newest),
         ).fetchall()
         out = []
-        for task, slot, token, node, pid, started, ended, status in rows:
-            rec = Record(node=node, start=started, pid=pid, end=ended, status=status)
+        for task, slot, token, node, pid, started, ended, status, schedule in reversed(rows):
+            rec = Record(
+                node=node, start=started, pid=pid, end=ended, status=status, schedule=schedule
+            )
             out.append(
                 Stored(task=task, slot=slot, record=rec, raw=rec.to_json(), revision=int(token))
             )
@@ -455,7 +506,10 @@ class PostgresLedger:
                 f" ({self.deadline:g} s)",
             )
         if "error" in box:
-            raise box["error"]
+            e = box["error"]
+            if isinstance(e, LedgerError):  # a server's words in it: our password hidden
+                raise LedgerError(e.kind, self._said(str(e), MAX_MESSAGE)) from None
+            raise e
         value: T = box["value"]
         return value
 
@@ -566,13 +620,16 @@ class PostgresLedger:
         if asynchronous:
             why = (
                 f"ledger: {where} replicates to {standbys} standby(s) asynchronously"
-                f" (synchronous_standby_names {sync_names!r}, synchronous_commit {sync_commit}):"
+                f" (synchronous_standby_names {shown(str(sync_names))},"
+                f" synchronous_commit {shown(str(sync_commit))}):"
                 " a failover to one can lose claims and run a slot twice"
             )
             if self.url.async_standbys == "refuse":
                 raise LedgerError("config", why + " (async_standbys=refuse)")
             if self.url.async_standbys == "warn":
-                _warn_once(f"if-master: warning: {why} (async_standbys=refuse or accept)")
+                _warn_once(
+                    self._said(f"if-master: warning: {why} (async_standbys=refuse or accept)", 400)
+                )
         if not exists:
             self._create(conn, str(user), where)
         elif comment != SCHEMA_COMMENT:
@@ -636,9 +693,9 @@ class PostgresLedger:
         # libpq says each attempt (sslmode=prefer: with TLS, then without): say each once.
         parts = re.split(r"(?=connection to server )", text)
         text = " ".join(dict.fromkeys(p.strip() for p in parts if p.strip()))
-        if self._password and len(self._password) >= MIN_SCRUBBED:
-            text = text.replace(self._password, "***")
-        text = re.sub(r"(password\s*=\s*)\S+", r"\1***", text, flags=re.I)
+        text = re.sub(
+            r"(password\s*=\s*)\S+", r"\1" + HIDDEN, scrub(text, self._secrets()), flags=re.I
+        )
         state = getattr(e, "sqlstate", None) or ""
         low = text.lower()
         if state.startswith("28") or "password authentication failed" in low:
@@ -654,7 +711,15 @@ class PostgresLedger:
             kind = "unreachable"
         else:
             kind = "protocol"
-        return LedgerError(kind, f"ledger: {what}: {bounded(text, 400)}")
+        return LedgerError(kind, f"ledger: {what}: {self._said(text, 400)}")
+
+    def _secrets(self) -> tuple[str, ...]:
+        return (self._password,) if self._password else ()
+
+    def _said(self, text: str, limit: int = 200) -> str:
+        """A server's (or libpq's) text for a message: our password hidden, escaped,
+        bounded. A server that asks for a cleartext password knows it and can echo it."""
+        return bounded(scrub(text, self._secrets()), limit)
 
 
 if TYPE_CHECKING:  # the store implements the seam act and the CLI go through

@@ -13,6 +13,9 @@ from typing import Any
 from ..errors import cut, printable, shown
 
 MAX_NODE_LEN = 255
+_MAX_TIME_LEN = 64  # an ISO 8601 time, with room for another writer's form
+_MAX_RAW = 80  # characters of a value we did not write, shown escaped
+_MAX_SCHEDULE = 256  # a schedule spec as slot.spec() writes it, with its time zone
 
 
 class LedgerError(Exception):
@@ -40,6 +43,15 @@ def validate_node(name: str) -> str:
     if not name.isprintable() or name != name.strip():
         raise ValueError(f"node name {shown(name)} has control characters or outer spaces")
     return name
+
+
+def _text(value: Any, limit: int) -> bool:
+    return isinstance(value, str) and len(value) <= limit
+
+
+def _number(value: Any) -> bool:
+    """A PID or an exit status as we write them: an int (JSON's 1e400 is a float)."""
+    return isinstance(value, int) and not isinstance(value, bool) and -(1 << 63) <= value < 1 << 63
 
 
 def iso_ms(t: float) -> str:
@@ -77,9 +89,14 @@ class LedgerOptions:
 
 
 class Record:
-    """What a slot's key holds: who claimed it, when, their PID; end and status once done."""
+    """What a slot's key holds: who claimed it, when, their PID; end and status once done.
 
-    __slots__ = ("end", "node", "pid", "start", "status")
+    ``schedule`` names the task's schedule as the claimer knew it (``slot.spec()``: "every
+    2s", "cron 30 2 * * * Europe/Berlin"), so a history knows which slots were due; None
+    in records written before it existed.
+    """
+
+    __slots__ = ("end", "node", "pid", "schedule", "start", "status")
 
     def __init__(
         self,
@@ -89,15 +106,19 @@ class Record:
         pid: int,
         end: str | None = None,
         status: int | None = None,
+        schedule: str | None = None,
     ) -> None:
         self.node = node
         self.start = start  # ISO 8601 UTC with milliseconds, as written
         self.pid = pid
         self.end = end
         self.status = status
+        self.schedule = schedule
 
     def to_json(self) -> str:
         d: dict[str, Any] = {"node": self.node, "start": self.start, "pid": self.pid}
+        if self.schedule is not None:
+            d["schedule"] = self.schedule
         if self.end is not None:
             d["end"] = self.end
             d["status"] = self.status
@@ -105,18 +126,43 @@ class Record:
 
     @classmethod
     def from_json(cls, data: bytes) -> Record:
-        """Read a key's value; a value we did not write still names its holder raw."""
+        """Read a key's value; a value we did not write still names its holder raw.
+
+        Never raises: whatever another writer stored (``"pid": 1e400``, 100,000 nested
+        ``[``, a megabyte of text) the slot is held, and its value is shown escaped and
+        bounded in ``node``, with ``pid`` 0 and ``start`` "?".
+        """
+        from .reply import loads
+
         try:
-            d = json.loads(data)
-            return cls(
-                node=str(d["node"]),
-                start=str(d["start"]),
-                pid=int(d["pid"]),
-                end=None if d.get("end") is None else str(d["end"]),
-                status=None if d.get("status") is None else int(d["status"]),
-            )
-        except (ValueError, TypeError, KeyError):
-            return cls(node=data[:80].decode("utf-8", "replace"), start="?", pid=0)
+            d = loads(data)
+            if isinstance(d, dict):
+                node: Any = d.get("node")
+                start: Any = d.get("start")
+                pid: Any = d.get("pid")
+                end: Any = d.get("end")
+                status: Any = d.get("status")
+                schedule: Any = d.get("schedule")
+                if (
+                    _text(node, MAX_NODE_LEN)
+                    and _text(start, _MAX_TIME_LEN)
+                    and _number(pid)
+                    and (end is None or _text(end, _MAX_TIME_LEN))
+                    and (status is None or _number(status))
+                ):
+                    return cls(
+                        node=str(node),
+                        start=str(start),
+                        pid=int(pid),
+                        end=None if end is None else str(end),
+                        status=None if status is None else int(status),
+                        # A schedule we cannot show whole is not one a history can use.
+                        schedule=schedule if _text(schedule, _MAX_SCHEDULE) else None,
+                    )
+        except ValueError:  # not UTF-8, not JSON, too deep: another writer's bytes
+            pass
+        raw = data[: _MAX_RAW * 4].decode("utf-8", "backslashreplace")
+        return cls(node=bounded(raw, _MAX_RAW), start="?", pid=0)
 
     def __str__(self) -> str:
         """One printable line, whatever another writer stored (no terminal escapes)."""
@@ -160,13 +206,23 @@ class Stored:
     holds them, escaped and bounded by whoever prints them).
     """
 
-    __slots__ = ("raw", "record", "revision", "slot", "task")
+    __slots__ = ("alive", "raw", "record", "revision", "slot", "task")
 
     def __init__(
-        self, *, task: str, slot: str, record: Record | None, raw: str, revision: int
+        self,
+        *,
+        task: str,
+        slot: str,
+        record: Record | None,
+        raw: str,
+        revision: int,
+        alive: bool | None = None,
     ) -> None:
         self.task = task
         self.slot = slot  # ISO 8601 UTC, as in the key
         self.record = record
         self.raw = raw
         self.revision = revision  # the claim's fencing token (etcd: its create_revision)
+        # The runner's liveness record (see liveness.py): True while it is kept alive,
+        # False when it is gone (or never was), None when the store keeps none.
+        self.alive = alive

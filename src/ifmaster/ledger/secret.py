@@ -10,6 +10,11 @@ MAX_SECRET_LEN = 4096
 ENV_URL = "IF_MASTER_LEDGER"
 ENV_USER = "IF_MASTER_LEDGER_USER"
 ENV_PASSWORD = "IF_MASTER_LEDGER_PASSWORD"
+#: What stands for a secret in any message.
+HIDDEN = "***"
+#: A server's text ending in this much of a secret's start is cut there (it echoed a
+#: request, then stopped); shorter tails are too common to mean anything.
+_MIN_TAIL = 4
 
 
 def read_secret(path: str) -> str:
@@ -21,8 +26,17 @@ def read_secret(path: str) -> str:
     except OSError as e:
         raise LedgerError("config", f"ledger password file {path!r}: {e.strerror}") from None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             raise LedgerError("config", f"ledger password file {path!r} is not a regular file")
+        if st.st_mode & 0o077:
+            # As libpq ignores such a .pgpass and OpenSSH refuses such a key: a secret
+            # others can read is no longer one, and using it would hide that.
+            raise LedgerError(
+                "config",
+                f"ledger password file {path!r} can be read or written by others (mode"
+                f" {stat.S_IMODE(st.st_mode):04o}): chmod 600 it",
+            )
         # One trailing newline (and a CR before it) may follow the 4 KiB.
         data = os.read(fd, MAX_SECRET_LEN + 3)
     except OSError as e:
@@ -59,3 +73,28 @@ def regular_file(path: str, what: str) -> None:
         raise LedgerError("config", f"{what} {path!r}: {e.strerror}") from None
     if not stat.S_ISREG(st.st_mode):
         raise LedgerError("config", f"{what} {path!r} is not a regular file")
+
+
+def scrub(text: str, secrets: tuple[str, ...]) -> str:
+    """``text`` with every secret in it (as typed, JSON- or repr-escaped) replaced by
+    HIDDEN, and a trailing start of one cut: a server's text may echo our request."""
+    import json
+
+    for secret in secrets:
+        if not secret:
+            continue
+        forms = {
+            secret,
+            json.dumps(secret)[1:-1],
+            json.dumps(secret, ensure_ascii=False)[1:-1],
+            repr(secret)[1:-1],
+            secret.encode("unicode_escape").decode("ascii"),
+        }
+        for form in sorted(forms, key=len, reverse=True):
+            text = text.replace(form, HIDDEN)
+        for form in forms:
+            for n in range(min(len(form) - 1, len(text)), _MIN_TAIL - 1, -1):
+                if text.endswith(form[:n]):
+                    text = text[:-n] + HIDDEN
+                    break
+    return text

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..errors import shown as _shown
-from .secret import ENV_PASSWORD
+from ..errors import shown
+from .secret import ENV_PASSWORD, HIDDEN
 
 MAX_ENDPOINTS = 16
 MAX_URL_LEN = 1000
@@ -26,6 +26,23 @@ class LedgerUrl:
     def __str__(self) -> str:
         hosts = ",".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in self.endpoints)
         return f"{'etcds' if self.tls else 'etcd'}://{hosts}{self.prefix}"
+
+
+def redacted(text: str) -> str:
+    """``text`` with any ``user:password@`` in it hidden, for a message.
+
+    Everything up to the last ``@`` goes (after ``scheme://``, when there is one): a
+    password may hold ``/``, ``:``, ``,``, even ``@``, so no finer cut is safe.
+    """
+    if "@" not in text:
+        return text
+    scheme, sep, _ = text.partition("://")
+    keep = scheme + sep if sep and "@" not in scheme else ""
+    return f"{keep}{HIDDEN}@{text.rpartition('@')[2]}"
+
+
+def _shown(text: str) -> str:
+    return shown(redacted(text))
 
 
 def _parse_host(text: str, whole: str) -> str:
@@ -60,10 +77,12 @@ def _parse_host(text: str, whole: str) -> str:
 def parse_url(text: str | bytes) -> LedgerUrl:
     """Parse ``--ledger``; ValueError naming the bad part when it is not such a URL."""
     if isinstance(text, bytes):
+        data = text
         try:
-            text = text.decode("utf-8")
+            text = data.decode("utf-8")
         except UnicodeDecodeError:
-            raise ValueError(f"ledger URL {text!r} is not UTF-8") from None
+            raw = data.decode("utf-8", "surrogateescape")
+            raise ValueError(f"ledger URL {_shown(raw)} is not UTF-8") from None
     whole = text
     if not text:
         raise ValueError("ledger URL '' is empty (write etcd://HOST:PORT,.../PREFIX)")
@@ -79,7 +98,7 @@ def parse_url(text: str | bytes) -> LedgerUrl:
     if any(c in rest for c in "?#"):
         raise ValueError(f"ledger URL {_shown(text)} has a query or fragment: it takes none")
     hosts, slash, path = rest.partition("/")
-    if "@" in hosts:
+    if "@" in rest:  # never a prefix's character: "u:p/w@h" is a password with a slash
         raise ValueError(
             f"ledger URL {_shown(text)} has a user or password in it: use --ledger-user"
             f" and a password file or {ENV_PASSWORD}, never the command line"

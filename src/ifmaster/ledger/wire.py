@@ -104,3 +104,81 @@ class Encrypted(Exception):
 def no_passphrase() -> bytes:
     # Without this callback OpenSSL prompts on the terminal, or reads the job's stdin.
     raise Encrypted
+
+
+#: Addresses tried per endpoint: a name with a hundred would give each nothing.
+MAX_ADDRESSES = 8
+#: Lookups still stuck in a resolver that never answered: beyond this, no new one starts
+#: (each is a thread waiting for libc; nothing may grow without bound).
+MAX_STALLED = 8
+# One entry per lookup running now: list.append and pop are atomic, no lock to import.
+_stalled: list[str] = []
+
+
+class Unresolved(OSError):
+    """The resolver did not answer within the deadline."""
+
+
+def resolve(host: str, port: int, end: float) -> list[Any]:
+    """``getaddrinfo(host, port)`` for TCP, bounded by the monotonic ``end``.
+
+    libc's resolver has no deadline of ours (resolv.conf's timeout and attempts, each
+    nameserver in turn), so a name is looked up in a daemon thread that is abandoned,
+    still waiting, when the time is up. An IP literal needs no resolver and no thread.
+    """
+    import socket
+
+    try:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+    except socket.gaierror:
+        pass
+    import threading
+
+    left = end - time.monotonic()
+    if left <= 0:
+        raise Unresolved("name resolution timed out")
+    if len(_stalled) >= MAX_STALLED:
+        raise Unresolved(f"name resolution timed out ({MAX_STALLED} lookups still stuck)")
+    done = threading.Event()
+    result: list[Any] = []
+
+    def lookup() -> None:
+        try:
+            result.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except OSError as e:
+            result.append(e)
+        finally:
+            _stalled.pop()
+            done.set()
+
+    _stalled.append(host)
+    threading.Thread(target=lookup, name=f"resolve {host}", daemon=True).start()
+    if not done.wait(left):
+        raise Unresolved("name resolution timed out")
+    if isinstance(result[0], OSError):
+        raise result[0]
+    return list(result[0])
+
+
+def dial(infos: list[Any], end: float) -> Any:
+    """A TCP socket connected to one of ``infos`` (getaddrinfo's), each address getting
+    an equal share of the time left before ``end``: six addresses that swallow packets
+    take the endpoint's time once, not six times."""
+    import socket
+
+    infos = infos[:MAX_ADDRESSES]
+    last: OSError = socket.timeout("timed out")
+    for i, (family, kind, proto, _, sockaddr) in enumerate(infos):
+        left = end - time.monotonic()
+        if left <= 0:
+            break
+        sock = socket.socket(family, kind, proto)
+        sock.settimeout(left / (len(infos) - i))
+        try:
+            sock.connect(sockaddr)
+        except OSError as e:
+            sock.close()
+            last = e
+            continue
+        return sock
+    raise last

@@ -135,7 +135,7 @@ def test_history_status_and_release_read_the_table(
     row without an end is ``unknown`` (no liveness record here), --release deletes one."""
     import json
 
-    url = lab.servers[0].url(table="public.views", async_standbys="accept")  # a standby: quiet
+    url = lab.servers[0].url(table="public.views")
     task = f"views{next(_tasks)}"
     marker = tmp_path / "ran"
     p = guard(nodes[0], url, task, marker, "--node", "alpha")
@@ -153,6 +153,7 @@ def test_history_status_and_release_read_the_table(
         return nodes[1].run([IF_MASTER, "--ledger", url, *args], env=ENV, timeout=30)
 
     r = view("--history", task, "--since", "3d", "--json")
+    # Silent even with the earlier test's asynchronous standby: it can lose claims, not reads.
     assert r.stderr == "", r.stderr
     got = [json.loads(line) for line in r.stdout.splitlines()]
     results = sorted(d["result"] for d in got if d["node"] is not None)

@@ -372,7 +372,7 @@ class PostgresLedger:
         def run(conn: Any) -> list[Stored]:
             return self._select(conn, "task = %s AND slot = %s::timestamptz", (task, slot))
 
-        found = self._call(f"read {k}", run)
+        found = self._call(f"read {k}", run, writes=False)
         return found[0].record if found else None
 
     def read(
@@ -400,7 +400,7 @@ class PostgresLedger:
         def run(conn: Any) -> list[Stored]:
             return self._select(conn, where, tuple(args), newest=limit)
 
-        return self._call(f"read {task}", run)
+        return self._call(f"read {task}", run, writes=False)
 
     def tasks(self) -> list[str]:
         """Every task that has a row in the table, sorted."""
@@ -422,7 +422,7 @@ class PostgresLedger:
                 )
             return names
 
-        return self._call("list tasks", run)
+        return self._call("list tasks", run, writes=False)
 
     def release(self, task: str, slot: str, *, revision: int) -> bool:
         """Delete one slot's row if it is still the claim ``revision`` names."""
@@ -478,7 +478,7 @@ class PostgresLedger:
                     f" not confirm within the deadline ({bounded(text)}): nothing runs",
                 )
 
-    def _call(self, what: str, fn: Callable[[Any], T]) -> T:
+    def _call(self, what: str, fn: Callable[[Any], T], *, writes: bool = True) -> T:
         """Connect, check the server, run ``fn`` in a transaction: all within the deadline.
 
         libpq's connect_timeout has a floor of 2 s and getaddrinfo none at all, so the
@@ -491,7 +491,7 @@ class PostgresLedger:
 
         def work() -> None:
             try:
-                box["value"] = self._connected(what, fn)
+                box["value"] = self._connected(what, fn, writes)
             except BaseException as e:  # handed to the caller's thread
                 box["error"] = e
 
@@ -513,7 +513,7 @@ class PostgresLedger:
         value: T = box["value"]
         return value
 
-    def _connected(self, what: str, fn: Callable[[Any], T]) -> T:
+    def _connected(self, what: str, fn: Callable[[Any], T], writes: bool) -> T:
         p = self.url.params
         kw: dict[str, Any] = {
             "connect_timeout": max(LIBPQ_MIN_CONNECT, math.ceil(self.deadline / self.url.hosts)),
@@ -537,7 +537,7 @@ class PostgresLedger:
                     (d.sqlstate or "", f"{d.message_primary or ''} {d.message_detail or ''}")
                 )
             )
-            self._check(conn)
+            self._check(conn, writes)
             return fn(conn)
         except psycopg.Error as e:
             raise self._error(what, e) from None
@@ -557,8 +557,10 @@ class PostgresLedger:
         except Exception:  # the connection is gone: say what we can
             return "the server"
 
-    def _check(self, conn: Any) -> None:
-        """Refuse a server that cannot be a ledger, by name; create the table if missing."""
+    def _check(self, conn: Any, writes: bool = True) -> None:
+        """Refuse a server that cannot be a ledger, by name; create the table if missing.
+        ``writes`` False (a read: --history, --status): asynchronous standbys, which can
+        only lose claims, are neither warned about nor refused."""
         import time
 
         t = self.url.table
@@ -617,7 +619,7 @@ class PostgresLedger:
                 " that up)",
             )
         asynchronous = standbys > 0 and (not sync_names.strip() or sync_commit in ("off", "local"))
-        if asynchronous:
+        if asynchronous and writes:
             why = (
                 f"ledger: {where} replicates to {standbys} standby(s) asynchronously"
                 f" (synchronous_standby_names {shown(str(sync_names))},"

@@ -9,15 +9,16 @@ cd "$(dirname "$0")"
 declare -A pkg=([ip]=iproute2 [keepalived]=keepalived [setpriv]=util-linux [unshare]=util-linux
     [cron]=cron [systemd-analyze]=systemd [nsenter]=util-linux [promtool]=prometheus
     [prometheus-node-exporter]=prometheus-node-exporter [etcd]=etcd-server [etcdctl]=etcd-client
-    [openssl]=openssl [faketime]=faketime)
+    [openssl]=openssl [faketime]=faketime [pgbouncer]=pgbouncer)
 missing=()
 for cmd in "${!pkg[@]}"; do
     command -v "$cmd" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1 \
         || missing+=("${pkg[$cmd]}")
 done
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
-# The fencing recipe's test runs a PostgreSQL server of its own (not on PATH in Debian).
-compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+# PostgreSQL 15's server binaries are not on PATH (tests/support/postgres.py and the
+# fencing recipe's test run them).
+[ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
 if ((${#missing[@]})); then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         echo "test.sh: installing ${missing[*]}" >&2
@@ -32,7 +33,7 @@ export PATH="$PATH:/usr/sbin:/sbin"
 # A regular (not editable) install: the tests run the console script as users get it.
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q '.[test]'
+.venv/bin/python -m pip install -q '.[test,postgresql]'  # postgresql: --ledger postgresql://'s driver
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

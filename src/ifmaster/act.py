@@ -22,7 +22,8 @@ from .outcomes import Outcomes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .ledger import Claim, Ledger
+    from .ledger import Claim
+    from .ledger.backend import Backend
     from .netlink import AddressEvents
     from .slot import Slot
     from .task import TaskLock
@@ -82,7 +83,7 @@ def _act(
     action: Action,
     outcomes: Outcomes,
     events: AddressEvents | None,
-    store: Ledger | None,
+    store: Backend | None,
 ) -> int:
     """The gates, in order; each returns through ``outcomes`` or falls through."""
     slot = None
@@ -244,7 +245,7 @@ def _now() -> float:
     return time.time()
 
 
-def _open_ledger(action: Action) -> Ledger | None:
+def _open_ledger(action: Action) -> Backend | None:
     """--ledger's store, its files read; None without --ledger or without a command."""
     if action.claiming is None or not action.command:
         return None
@@ -261,7 +262,7 @@ def _ledger_text(e: Exception) -> str:
     return text if text.startswith("ledger") else f"ledger: {text}"
 
 
-def _claim(action: Action, store: Ledger, slot: Slot, catching_up: bool) -> Claim:
+def _claim(action: Action, store: Backend, slot: Slot, catching_up: bool) -> Claim:
     """--ledger: claim the slot (after --catch-up's wait when not the master)."""
     import os
     import time

@@ -330,8 +330,10 @@ class GroupedCommand(click.Command):
     "--ledger",
     envvar="IF_MASTER_LEDGER",
     metavar="URL",
-    help="etcd://HOST:PORT[,HOST:PORT...]/PREFIX (etcds:// for TLS; also IF_MASTER_LEDGER): "
-    "with --task and --schedule or --every, claim the run's slot in etcd before running; "
+    help="etcd://HOST:PORT[,HOST:PORT...]/PREFIX (etcds:// for TLS) or "
+    "postgresql://USER@HOST[:PORT][,HOST...]/DB[?sslmode=...] (libpq's URI; the --ledger-ca, "
+    "-cert, -key, -user options are etcd's) (also IF_MASTER_LEDGER): "
+    "with --task and --schedule or --every, claim the run's slot before running; "
     "exactly one claim per slot wins, the others run nothing. Unreachable: exit 125.",
 )
 @click.option(
@@ -619,7 +621,7 @@ def _view(modes: dict[str, Any], params: dict[str, Any]) -> int:
     """--history, --status, --release: read the ledger (no VIP is looked at: --vip is
     refused, IF_MASTER_VIP ignored) and print; the statuses are history.run()'s."""
     from . import slot
-    from .ledger import LedgerOptions, history, parse_url, validate_node
+    from .ledger import LedgerError, LedgerOptions, check_url, history, validate_node
 
     given = [m for m in ("history_task", "status_mode", "release_slot") if modes[m]]
     names = {"history_task": "--history", "status_mode": "--status", "release_slot": "--release"}
@@ -655,13 +657,13 @@ def _view(modes: dict[str, Any], params: dict[str, Any]) -> int:
             raise click.UsageError(
                 f"{mode} reads the ledger: give --ledger URL (or IF_MASTER_LEDGER)"
             )
-        parse_url(params["ledger"])
+        check_url(params["ledger"])
         if (params["ledger_cert"] is None) != (params["ledger_key"] is None):
             raise ValueError("--ledger-cert and --ledger-key go together: give both or neither")
         node = params["node"] if _typed(("node",)) else None
         if node is not None:
             node = validate_node(node)
-    except ValueError as e:
+    except (ValueError, LedgerError) as e:
         raise click.UsageError(str(e)) from None
     options = LedgerOptions(
         url=params["ledger"],
@@ -729,7 +731,7 @@ def _claiming(
     """--ledger's options, checked together, as the record act() uses. No file is read
     here: act() opens the store (its password and TLS files) when it needs it."""
     from . import slot
-    from .ledger import LedgerOptions, parse_url, validate_node
+    from .ledger import LedgerError, LedgerOptions, check_url, validate_node
     from .ledger.retention import DEFAULT_KEEP, check_against_lateness, parse_keep
 
     if not task:
@@ -751,10 +753,10 @@ def _claiming(
         node = validate_node(node)
         kept = DEFAULT_KEEP if keep is None else parse_keep(keep)
         check_against_lateness(kept, max_late, skew)
-        parse_url(url)
+        check_url(url)
         if (cert is None) != (key is None):
             raise ValueError("--ledger-cert and --ledger-key go together: give both or neither")
-    except ValueError as e:
+    except (ValueError, LedgerError) as e:
         raise click.UsageError(str(e)) from None
     options = LedgerOptions(
         url=url,

@@ -15,7 +15,8 @@ from .model import Action, Verdict
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .audit import Audit
-    from .ledger import Claim, Ledger
+    from .ledger import Claim
+    from .ledger.backend import Backend, Leases
     from .ledger.liveness import Liveness
 
 
@@ -30,7 +31,7 @@ class Outcomes:
 
             self.audit = Audit(task=action.task)
         self.metrics_dir = action.metrics_dir if action.task else None
-        self.ledger: Ledger | None = None  # with claim: the slot the run's end goes into
+        self.ledger: Backend | None = None  # with claim: the slot the run's end goes into
         self.claim: Claim | None = None
         self.alive: Liveness | None = None  # the claimed slot's liveness record, while it runs
         self.started_at = 0.0  # wall clock, for the metrics file
@@ -59,14 +60,18 @@ class Outcomes:
         self._metrics_check(kind)
         return status
 
-    def claimed(self, ledger: Ledger, claim: Claim) -> None:
+    def claimed(self, ledger: Backend, claim: Claim) -> None:
         """The ledger granted the slot: the run's end goes into ``claim``'s record."""
         self.ledger = ledger
         self.claim = claim
+        if not hasattr(ledger, "put_alive"):  # a store without Leases: histories say unknown
+            return
+        from typing import cast  # the ledger's modules import typing already
+
         from .ledger.liveness import Liveness
 
         # Kept alive while the job runs (beat()), so a history tells running from died.
-        self.alive = Liveness(ledger)
+        self.alive = Liveness(cast("Leases", ledger))
         self.alive.start(claim)
 
     def beat(self) -> float | None:
@@ -131,7 +136,7 @@ class Outcomes:
         self._metrics_check(outcome)
 
 
-def _finish(ledger: Ledger, claim: Claim, status: int) -> None:
+def _finish(ledger: Backend, claim: Claim, status: int) -> None:
     """Record the run's end in its slot; a failure there only warns."""
     import time
 

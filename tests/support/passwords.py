@@ -16,7 +16,13 @@ TEST_SECRETS = (
     "tok-9Qz7-LEDGER-TOKEN",
     "ifmpw",  # the etcd tier's user, tests/etcd
     "rootpw",
-    "s3cret",  # tests/unit/test_ledger.py
+    "s3cret",  # tests/unit/test_ledger.py, tests/unit/test_ledger_postgres.py
+    "super-secret-pw",  # the PostgreSQL tier's superuser, tests/support/postgres.py
+    "ledger-secret-pw",  # its ledger role
+    "reader-pw",  # tests/postgres: a role without INSERT, a wrong password, on argv
+    "wrong-pw-42",
+    "hunter2-pw",
+    "pw-on-argv",
 )
 
 #: What the output of the test now running showed of them (filled by conftest's hooks).

@@ -7,8 +7,11 @@ Imported only when ``--ledger`` is given. The pieces:
 - ``backend``: the protocol every store implements (claim, finish, read, tasks, release).
 - ``history``: ``--history``, ``--status``, ``--release`` from a store's reads;
   ``liveness``: a running slot's record on a short lease (running versus died).
-- ``etcd``: the first store, etcd v3 through its JSON gateway; ``url``, ``secret`` and
-  ``wire`` are its URL grammar, its password files and its bounded socket.
+- ``etcd``: the first store, etcd v3 through its JSON gateway; ``url``, ``secret``,
+  ``wire`` and ``reply`` are its URL grammar, its password files, its bounded socket and
+  its strict reading of replies.
+- ``postgres``: the PostgreSQL store (``postgresql://``), imported with its driver only
+  for that scheme.
 
 At most once: a claimed slot whose runner died stays claimed (no end). To run it again,
 an operator releases it: ``if-master --ledger URL --release TASK 2026-11-28T01:45:00Z``
@@ -28,29 +31,65 @@ from .etcd import EtcdLedger
 from .records import Claim, LedgerError, LedgerOptions, Record, validate_node
 from .url import LedgerUrl, parse_url
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .postgres import PostgresLedger
+
 #: The etcd store, under its first name.
 Ledger = EtcdLedger
 
 
-def open_ledger(options: LedgerOptions, environ: Mapping[str, str] | None = None) -> EtcdLedger:
+#: The URL schemes of the PostgreSQL store (libpq's two).
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def open_ledger(
+    options: LedgerOptions, environ: Mapping[str, str] | None = None
+) -> EtcdLedger | PostgresLedger:
     """The store ``options.url`` names, its password and TLS files read: the one place that
-    picks a backend by the URL's scheme. LedgerError (``config``) when a file is bad."""
+    picks a backend by the URL's scheme. ``postgresql://`` and ``postgres://`` import the
+    PostgreSQL store (and its driver) here, and only then. LedgerError (``config``) when a
+    file is bad or the driver is missing."""
+    o = options
     try:
+        if o.url.startswith(POSTGRES_SCHEMES):
+            return _postgres().from_options(
+                o.url, deadline=o.deadline, ca=o.ca, cert=o.cert, key=o.key, user=o.user,
+                password_file=o.password_file, environ=environ,
+            )  # fmt: skip
         led = EtcdLedger.from_options(
-            options.url,
-            deadline=options.deadline,
-            ca=options.ca,
-            cert=options.cert,
-            key=options.key,
-            user=options.user,
-            password_file=options.password_file,
-            environ=environ,
-            keep=options.keep,
-        )
+            o.url, deadline=o.deadline, ca=o.ca, cert=o.cert, key=o.key, user=o.user,
+            password_file=o.password_file, environ=environ, keep=o.keep,
+        )  # fmt: skip
     except ValueError as e:  # a half-given pair, a bad URL or deadline: the CLI checks first
         raise LedgerError("config", f"ledger: {e}") from None
     assert led is not None  # the URL is given
     return led
+
+
+def check_url(url: str) -> None:
+    """ValueError naming what is wrong in ``--ledger URL`` (no I/O; a ``postgresql://``
+    URL imports its store's driver, LedgerError when it is missing)."""
+    if url.startswith(POSTGRES_SCHEMES):
+        _postgres()  # the driver missing: how to install it
+        from .postgres import parse_pg_url
+
+        parse_pg_url(url)
+    else:
+        parse_url(url)
+
+
+def _postgres() -> type[PostgresLedger]:
+    """The PostgreSQL store's class; LedgerError saying how to install its driver."""
+    try:
+        from .postgres import PostgresLedger
+    except ImportError as e:  # the optional driver
+        raise LedgerError(
+            "config",
+            f"ledger: postgresql:// needs psycopg 3 ({e.name or 'psycopg'} is not installed):"
+            " pip install 'if-master[postgresql]' or apt-get install python3-psycopg",
+        ) from None
+    return PostgresLedger
 
 
 __all__ = [
@@ -62,6 +101,7 @@ __all__ = [
     "LedgerOptions",
     "LedgerUrl",
     "Record",
+    "check_url",
     "open_ledger",
     "parse_url",
     "validate_node",

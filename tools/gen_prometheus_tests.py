@@ -86,6 +86,7 @@ NO_MASTER: Alert = ("IfMasterNoMaster", {}, "0")
 NOT_RUN: Alert = ("IfMasterTaskNotRun", {}, "")
 FAILED: Alert = ("IfMasterTaskFailed", {}, "")
 NEVER: Alert = ("IfMasterTaskNeverRan", {}, "")
+ALARM: Alert = ("IfMasterLedgerAlarm", {"instance": "node-a:9100"}, "1")
 
 SCENARIOS = [
     Scenario(
@@ -145,6 +146,16 @@ SCENARIOS = [
             at(0, 2.1): [NO_MASTER],
             at(1, 3.9): [NO_MASTER],
             at(1, 4.1): [NO_MASTER, NEVER],
+        },
+    ),
+    Scenario(
+        "etcd full: the ledger refuses node-a's claims on nights 2 and 3 (its NOSPACE alarm)",
+        [A_RUNS] + [{"node-a": "ledger_alarm", "node-b": "not_held"}] * 2,
+        {
+            at(1, 1.9): [],
+            at(1, 2.1): [ALARM, NO_MASTER],
+            at(1, 4.1): [ALARM, NO_MASTER, NOT_RUN],
+            at(2, 23.9): [ALARM, NO_MASTER, NOT_RUN],
         },
     ),
     Scenario(

@@ -97,7 +97,7 @@ def test_promtool_check_rules() -> None:
     promtool = require_tool("promtool", "prometheus")
     r = subprocess.run([promtool, "check", "rules", str(RULES)], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "SUCCESS: 8 rules found" in r.stdout
+    assert "SUCCESS: 9 rules found" in r.stdout
 
 
 @pytest.mark.slow

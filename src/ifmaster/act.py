@@ -14,7 +14,7 @@ is a check that also prints its rendering of the verdict.
 
 from __future__ import annotations
 
-from . import interfaces, kinds, status
+from . import interfaces, model, status
 from .decide import decide
 from .errors import IfMasterError, say
 from .model import Action, Interface, Request, Verdict
@@ -98,7 +98,7 @@ def _act(
                 max_late=action.claiming.max_late,
             )
         except Late as e:  # cron catching up long after the slot: not its run
-            return outcomes.skipped(kinds.LATE, str(e), status.OK)
+            return outcomes.skipped(model.LATE, str(e), status.OK)
     table, verdict = evaluate(request, full=action.explain is not None)
     for warning in verdict.warnings:
         say(f"warning: {warning}")
@@ -133,7 +133,7 @@ def _act(
                 f"decided {delay:.1f} s after starting, more than --max-delay "
                 f"{action.max_delay:g} s (an overloaded or frozen host): not running"
             )
-            return outcomes.skipped(kinds.STALE, why, _not_master(action))
+            return outcomes.skipped(model.STALE, why, _not_master(action))
     if not action.command:
         outcomes.checked(verdict)
         return status.OK
@@ -151,14 +151,14 @@ def _act(
         try:
             lock = _lock(action)
         except LockBusy as e:
-            return outcomes.skipped(kinds.OVERLAP, str(e), action.overlap_exit)
+            return outcomes.skipped(model.OVERLAP, str(e), action.overlap_exit)
     try:
         claim = None
         if slot is not None and store is not None:
             claim = _claim(action, store, slot, catching_up)
             if not claim.won:  # said with -v only: a held slot is the normal case
                 why = str(claim)
-                return outcomes.skipped(kinds.LEDGER_HELD, why, status.OK, quiet=not action.verbose)
+                return outcomes.skipped(model.LEDGER_HELD, why, status.OK, quiet=not action.verbose)
             outcomes.claimed(store, claim)
             from .ledger.job import export
 
@@ -288,7 +288,7 @@ def _claim(action: Action, store: Backend, slot: Slot, catching_up: bool) -> Cla
             schedule=spec(claiming.schedule),
         )
     except LedgerError as e:
-        outcome = kinds.LEDGER_ALARM if e.kind == "alarm" else kinds.ERROR
+        outcome = model.LEDGER_ALARM if e.kind == "alarm" else model.ERROR
         raise IfMasterError(status.FAILURE, _ledger_text(e), outcome=outcome) from None
 
 

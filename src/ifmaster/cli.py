@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from . import __version__, limits
+from . import __version__, model
 from .act import act
 from .errors import IfMasterError, report, shown
 from .exitcodes import ExitCode
@@ -248,11 +248,11 @@ class GroupedCommand(click.Command):
 )
 @click.option(
     "--min-hold",
-    type=Seconds(limits.MAX_MIN_HOLD),
+    type=Seconds(model.MAX_MIN_HOLD),
     metavar="SECONDS",
     help="Count a VIP only once this host has held it for SECONDS (the address's age, "
     "from the kernel): around a failover a skipped run is preferred to a double run. "
-    f"0 to {limits.MAX_MIN_HOLD:g}. The age is understated by up to 1 s (the kernel's "
+    f"0 to {model.MAX_MIN_HOLD:g}. The age is understated by up to 1 s (the kernel's "
     "stamp lags), never overstated. Linux only; if the age cannot be read, exit 125.",
 )
 @click.option(
@@ -265,22 +265,22 @@ class GroupedCommand(click.Command):
 )
 @click.option(
     "--grace",
-    type=Seconds(limits.MAX_GRACE),
+    type=Seconds(model.MAX_GRACE),
     metavar="SECONDS",
     help="With --watch or --timeout: seconds between SIGTERM and SIGKILL when stopping the "
-    f"command, 0 to {limits.MAX_GRACE:g} [default: {limits.DEFAULT_GRACE:g}].",
+    f"command, 0 to {model.MAX_GRACE:g} [default: {model.DEFAULT_GRACE:g}].",
 )
 @click.option(
     "--timeout",
-    type=Seconds(limits.MAX_TIMEOUT, positive=True),
+    type=Seconds(model.MAX_TIMEOUT, positive=True),
     metavar="SECONDS",
     help="Supervise the command and stop its whole tree after SECONDS (SIGTERM, SIGKILL "
     f"after --grace); exit {ExitCode.TIMEOUT} like coreutils timeout. Up to "
-    f"{limits.MAX_TIMEOUT / limits.DAY:g} days.",
+    f"{model.MAX_TIMEOUT / model.DAY:g} days.",
 )
 @click.option(
     "--max-delay",
-    type=Seconds(limits.MAX_MAX_DELAY, positive=True),
+    type=Seconds(model.MAX_MAX_DELAY, positive=True),
     metavar="SECONDS",
     help="Run nothing if the decision came more than SECONDS after if-master started (an "
     "overloaded or frozen host: the VIP may have moved since). Exit as when not master.",
@@ -312,7 +312,7 @@ class GroupedCommand(click.Command):
     "--lock-dir",
     envvar="IF_MASTER_LOCK_DIR",
     type=AbsoluteDir(),
-    default=limits.DEFAULT_LOCK_DIR,
+    default=model.DEFAULT_LOCK_DIR,
     show_default=True,
     metavar="DIR",
     help="Where --no-overlap keeps TASK.lock (created 0755; also IF_MASTER_LOCK_DIR).",
@@ -345,8 +345,8 @@ class GroupedCommand(click.Command):
 @click.option("--every", metavar="DURATION", help="With --ledger: 30s, 5m, 1h, 1d, 1h30m...")
 @click.option(
     "--max-late",
-    type=Seconds(limits.MAX_PERIOD),
-    default=limits.DEFAULT_MAX_LATE,
+    type=Seconds(model.MAX_PERIOD),
+    default=model.DEFAULT_MAX_LATE,
     show_default=True,
     metavar="SECONDS",
     help="With --ledger: a run starting this long after its slot is not its run (nothing runs). "
@@ -354,15 +354,15 @@ class GroupedCommand(click.Command):
 )
 @click.option(
     "--skew",
-    type=Seconds(limits.MAX_SKEW),
+    type=Seconds(model.MAX_SKEW),
     metavar="SECONDS",
     help=f"With --ledger: clock skew tolerated at a slot boundary (default "
-    f"{limits.DEFAULT_SKEW:g} s, less for "
+    f"{model.DEFAULT_SKEW:g} s, less for "
     "periods under 8 s).",
 )
 @click.option(
     "--catch-up",
-    type=Seconds(limits.MAX_PERIOD, positive=True),
+    type=Seconds(model.MAX_PERIOD, positive=True),
     metavar="SECONDS",
     help="With --ledger: a node that is not the master claims a slot still unclaimed this "
     "long after its time (at most --max-late); that run is not stopped by --watch or "
@@ -370,8 +370,8 @@ class GroupedCommand(click.Command):
 )
 @click.option(
     "--ledger-timeout",
-    type=Seconds(limits.MAX_LEDGER_TIMEOUT, minimum=limits.MIN_LEDGER_TIMEOUT),
-    default=limits.DEFAULT_LEDGER_TIMEOUT,
+    type=Seconds(model.MAX_LEDGER_TIMEOUT, minimum=model.MIN_LEDGER_TIMEOUT),
+    default=model.DEFAULT_LEDGER_TIMEOUT,
     show_default=True,
     metavar="SECONDS",
     help="With --ledger: the deadline for all endpoints together.",
@@ -431,14 +431,14 @@ class GroupedCommand(click.Command):
     "--since",
     metavar="DURATION",
     help="With --history or --status: how far back to look (30m, 24h, 7d) [default: "
-    f"{limits.DEFAULT_SINCE / 3600:g}h].",
+    f"{model.DEFAULT_SINCE / 3600:g}h].",
 )
 @click.option(
     "-n",
     "--rows",
-    type=click.IntRange(1, limits.MAX_ROWS),
+    type=click.IntRange(1, model.MAX_ROWS),
     metavar="N",
-    help=f"With --history: print the newest N slots [default: {limits.DEFAULT_ROWS}].",
+    help=f"With --history: print the newest N slots [default: {model.DEFAULT_ROWS}].",
 )
 @click.option("--failed", is_flag=True, help="With --history: only missed, failed, died slots.")
 @click.option(
@@ -586,7 +586,7 @@ def _command(
         verbose=verbose,
         syslog=syslog,
         watch=watch,
-        grace=limits.DEFAULT_GRACE if grace is None else grace,
+        grace=model.DEFAULT_GRACE if grace is None else grace,
         explain=("json" if as_json else "text") if explain or as_json else None,
         timeout=timeout,
         max_delay=max_delay,
@@ -678,8 +678,8 @@ def _view(modes: dict[str, Any], params: dict[str, Any]) -> int:
         mode=given[0].split("_")[0],
         task=task,
         slot=slot_iso,
-        since=limits.DEFAULT_SINCE if since is None else since,
-        rows=modes["rows"] or limits.DEFAULT_ROWS,
+        since=model.DEFAULT_SINCE if since is None else since,
+        rows=modes["rows"] or model.DEFAULT_ROWS,
         failed=modes["failed"],
         node=node,
         as_json=params["as_json"],

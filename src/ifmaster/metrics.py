@@ -21,17 +21,17 @@ from __future__ import annotations
 
 import os
 
-from . import kinds
+from . import model
 
-#: What the last check found (kinds.py names each). ``master``: this node acts as master
+#: What the last check found (model.py names each). ``master``: this node acts as master
 #: (the job runs); ``overlap``: master, but the previous run still holds the --no-overlap
 #: lock. The others say why this node is not the master, or did not run the task.
-OUTCOMES = kinds.ALL
+OUTCOMES = model.ALL
 #: Why a run was skipped: every outcome but ``master``.
-SKIP_REASONS = tuple(o for o in OUTCOMES if o != kinds.MASTER)
+SKIP_REASONS = tuple(o for o in OUTCOMES if o != model.MASTER)
 #: How a run ended: exit status 0, any other status, or killed by a signal.
 RESULTS = ("success", "failure", "signal")
-_MASTER_OUTCOMES = kinds.AS_MASTER
+_MASTER_OUTCOMES = model.AS_MASTER
 
 #: name -> (type, help). The order is the file's order.
 METRICS: dict[str, tuple[str, str]] = {
@@ -164,7 +164,7 @@ def record_check(metrics_dir: str, task: str, outcome: str, *, at: float) -> boo
 
 def record_start(metrics_dir: str, task: str, *, at: float) -> bool:
     """The check that found this node the master and the start of the run: one write."""
-    return record(metrics_dir, task, TaskEvent(outcome=kinds.MASTER, checked_at=at, started_at=at))
+    return record(metrics_dir, task, TaskEvent(outcome=model.MASTER, checked_at=at, started_at=at))
 
 
 def record_end(

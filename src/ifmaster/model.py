@@ -10,13 +10,82 @@ from __future__ import annotations
 
 from _socket import inet_ntop
 
-from . import kinds, limits
-
 TYPE_CHECKING = False  # typing is not imported on the hot path
 if TYPE_CHECKING:
     from .ledger import LedgerOptions
     from .slot import Schedule
     from .vip import Vip
+
+# -- The outcome words: one name each, the same in Finding.kind, Verdict.outcome, the
+# metrics labels and syslog. Plain strings (no enum on the hot path); a typo is a
+# NameError at import, not an internal error at 3 a.m.
+
+MASTER = "master"  # this node acts as master: the job runs
+NOT_HELD = "not_held"  # the VIP is not held here in a way that counts
+TOO_YOUNG = "too_young"  # --min-hold: held, but not for long enough
+KEEPALIVED_DOWN = "keepalived_down"  # --require-keepalived: no live keepalived here
+SPLIT_BRAIN = "split_brain"  # another machine answers for a VIP we hold
+OVERLAP = "overlap"  # --no-overlap: the previous run still holds the lock
+STALE = "stale"  # --max-delay: the decision came too long after if-master started
+LATE = "late"  # --ledger: started after --max-late, not its slot's run
+LEDGER_HELD = "ledger_held"  # --ledger: another node claimed the slot
+LEDGER_ALARM = "ledger_alarm"  # --ledger: etcd refuses writes under an alarm (NOSPACE: full)
+ERROR = "error"  # if-master failed (exit 125)
+
+#: Every outcome, in the metrics file's order.
+ALL = (
+    MASTER,
+    NOT_HELD,
+    TOO_YOUNG,
+    KEEPALIVED_DOWN,
+    SPLIT_BRAIN,
+    OVERLAP,
+    STALE,
+    LATE,
+    LEDGER_HELD,
+    LEDGER_ALARM,
+    ERROR,
+)
+#: Outcomes of a node acting as master (the is_master gauge).
+AS_MASTER = (MASTER, OVERLAP)
+
+# -- Every option's default and bound, written once: click's types, the records and the
+# modules that check values read them from here (a test holds the docs to them).
+# Here, not in modules of their own: each module the hot path imports costs ~1% of it.
+
+DAY = 86400.0
+#: --min-hold: at most a day.
+MAX_MIN_HOLD = DAY
+#: --grace: seconds between SIGTERM and SIGKILL when stopping the command.
+DEFAULT_GRACE = 5.0
+MAX_GRACE = 3600.0
+#: --timeout: at most 31 days.
+MAX_TIMEOUT = 31 * DAY
+#: --max-delay: at most an hour.
+MAX_MAX_DELAY = 3600.0
+#: --lock-dir (--no-overlap).
+DEFAULT_LOCK_DIR = "/run/lock/if-master"
+#: The longest --every period, and the bound of --max-late and --catch-up: 366 days.
+MAX_PERIOD = 366 * 86400
+#: --skew: at a slot boundary; twice it must be shorter than the period.
+DEFAULT_SKEW = 2.0
+MAX_SKEW = 29.0
+#: --max-late: a run this late after its slot is not its run.
+DEFAULT_MAX_LATE = 60.0
+#: --ledger-timeout: one ledger operation, all endpoints together.
+DEFAULT_LEDGER_TIMEOUT = 2.0
+MIN_LEDGER_TIMEOUT = 0.05
+MAX_LEDGER_TIMEOUT = 60.0
+#: --keep: the default retention of a task's slots (a month of --history, and a little
+#: more), and the shortest and longest it takes (0 / forever: keep every slot).
+DEFAULT_KEEP = 35 * 86400
+MIN_KEEP = 60
+MAX_KEEP = MAX_PERIOD
+#: --history, --status: how far back they look (--since), in seconds.
+DEFAULT_SINCE = DAY
+#: --history -n: rows printed by default, and at most.
+DEFAULT_ROWS = 50
+MAX_ROWS = 10000
 
 #: Kernel address flags (linux/if_addr.h) that mean "not really assigned yet / any more".
 IFA_F_DADFAILED = 0x08
@@ -97,13 +166,13 @@ class Action:
         verbose: bool = False,
         syslog: bool = False,
         watch: bool = False,
-        grace: float = limits.DEFAULT_GRACE,
+        grace: float = DEFAULT_GRACE,
         explain: str | None = None,
         timeout: float | None = None,
         task: str | None = None,
         no_overlap: bool = False,
         overlap_exit: int = 0,
-        lock_dir: str = limits.DEFAULT_LOCK_DIR,
+        lock_dir: str = DEFAULT_LOCK_DIR,
         metrics_dir: str | None = None,
         claiming: Claiming | None = None,
         max_delay: float | None = None,
@@ -239,7 +308,7 @@ class Finding:
         self.label = label
         self.why_not = why_not  # None: this copy counts
         self.counted = why_not is None
-        # Why not, as a word for metrics: kinds.TOO_YOUNG (--min-hold), KEEPALIVED_DOWN, or
+        # Why not, as a word for metrics: TOO_YOUNG (--min-hold), KEEPALIVED_DOWN, or
         # None for the rest (the VIP is not held here in a way that counts).
         self.kind = kind
         self.age = age  # known only with --min-hold
@@ -311,14 +380,14 @@ class Verdict:
         """The verdict as one word, for metrics: master, split_brain, keepalived_down,
         too_young or not_held."""
         if self.conflict:
-            return kinds.SPLIT_BRAIN
+            return SPLIT_BRAIN
         if self.master:
-            return kinds.MASTER
+            return MASTER
         found = {f.kind for f in self.findings}
-        for kind in (kinds.KEEPALIVED_DOWN, kinds.TOO_YOUNG):
+        for kind in (KEEPALIVED_DOWN, TOO_YOUNG):
             if kind in found:
                 return kind
-        return kinds.NOT_HELD
+        return NOT_HELD
 
     def replace(
         self,

@@ -8,7 +8,7 @@ diagnostic never changes a decision: every sink warns and carries on.
 
 from __future__ import annotations
 
-from . import kinds
+from . import model
 from .errors import say
 from .model import Action, Verdict
 
@@ -126,7 +126,7 @@ class Outcomes:
                 duration=time.monotonic() - self.started_mono,
             )
 
-    def failed(self, message: str, outcome: str = kinds.ERROR) -> None:
+    def failed(self, message: str, outcome: str = model.ERROR) -> None:
         """if-master itself failed (exit 125): unreadable interfaces, a ledger, a start.
         ``outcome``: what --metrics-dir counts it as (``ledger_alarm``: etcd is full)."""
         if self.alive is not None:  # a claimed run that never started: not running

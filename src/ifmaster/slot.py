@@ -38,7 +38,7 @@ from datetime import datetime, timezone, tzinfo
 # seconds after its slot a run may start and still be that slot's run; MAX_PERIOD: the
 # longest --every, --max-late and --catch-up (anything longer is a typo).
 from .errors import shown
-from .limits import DEFAULT_MAX_LATE, DEFAULT_SKEW, MAX_PERIOD, MAX_SKEW
+from .model import DEFAULT_MAX_LATE, DEFAULT_SKEW, MAX_PERIOD, MAX_SKEW
 
 MAX_CRON_LEN = 200
 

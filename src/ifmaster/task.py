@@ -45,7 +45,7 @@ import os
 
 #: Where ``--no-overlap`` keeps its lock files unless told otherwise.
 from .errors import shown
-from .limits import DEFAULT_LOCK_DIR
+from .model import DEFAULT_LOCK_DIR
 
 #: The status of a run skipped because the previous one still holds the lock. Like any
 #: other skip under cron it is 0 by default (cron mails on output, not status).

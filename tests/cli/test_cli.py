@@ -291,24 +291,24 @@ def test_every_option_is_in_exactly_one_help_group() -> None:
 
 
 def test_help_defaults_and_bounds_are_the_constants() -> None:
-    """Every default and bound --help shows is limits.py's (they were written 2-3 times)."""
+    """Every default and bound --help shows is model.py's (they were written 2-3 times)."""
     import click
 
-    from ifmaster import cli, limits
+    from ifmaster import cli, model
 
     params = {p.name: p for p in cli.command.params}
-    assert params["max_late"].default == limits.DEFAULT_MAX_LATE
-    assert params["ledger_timeout"].default == limits.DEFAULT_LEDGER_TIMEOUT
-    assert params["lock_dir"].default == limits.DEFAULT_LOCK_DIR
+    assert params["max_late"].default == model.DEFAULT_MAX_LATE
+    assert params["ledger_timeout"].default == model.DEFAULT_LEDGER_TIMEOUT
+    assert params["lock_dir"].default == model.DEFAULT_LOCK_DIR
     bounds = {
-        "min_hold": (0.0, limits.MAX_MIN_HOLD),
-        "grace": (0.0, limits.MAX_GRACE),
-        "timeout": (0.0, limits.MAX_TIMEOUT),
-        "max_delay": (0.0, limits.MAX_MAX_DELAY),
-        "max_late": (0.0, limits.MAX_PERIOD),
-        "skew": (0.0, limits.MAX_SKEW),
-        "catch_up": (0.0, limits.MAX_PERIOD),
-        "ledger_timeout": (limits.MIN_LEDGER_TIMEOUT, limits.MAX_LEDGER_TIMEOUT),
+        "min_hold": (0.0, model.MAX_MIN_HOLD),
+        "grace": (0.0, model.MAX_GRACE),
+        "timeout": (0.0, model.MAX_TIMEOUT),
+        "max_delay": (0.0, model.MAX_MAX_DELAY),
+        "max_late": (0.0, model.MAX_PERIOD),
+        "skew": (0.0, model.MAX_SKEW),
+        "catch_up": (0.0, model.MAX_PERIOD),
+        "ledger_timeout": (model.MIN_LEDGER_TIMEOUT, model.MAX_LEDGER_TIMEOUT),
     }
     for name, (low, high) in bounds.items():
         kind = params[name].type
@@ -316,9 +316,9 @@ def test_help_defaults_and_bounds_are_the_constants() -> None:
         assert (kind.minimum, kind.maximum) == (low, high), name
     text = cli.command.get_help(click.Context(cli.command))
     flat = " ".join(text.split())
-    assert f"0 to {limits.MAX_GRACE:g} [default: {limits.DEFAULT_GRACE:g}]" in flat
-    assert f"0 to {limits.MAX_MIN_HOLD:g}." in flat
-    assert f"(default {limits.DEFAULT_SKEW:g} s" in flat
+    assert f"0 to {model.MAX_GRACE:g} [default: {model.DEFAULT_GRACE:g}]" in flat
+    assert f"0 to {model.MAX_MIN_HOLD:g}." in flat
+    assert f"(default {model.DEFAULT_SKEW:g} s" in flat
 
 
 def test_a_bad_ledger_file_is_loud_on_a_node_that_is_not_the_master(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..limits import DEFAULT_LEDGER_TIMEOUT as DEFAULT_DEADLINE
+from ..model import DEFAULT_LEDGER_TIMEOUT as DEFAULT_DEADLINE
 from .etcd import EtcdLedger
 from .records import Claim, LedgerError, LedgerOptions, Record, validate_node
 from .url import LedgerUrl, parse_url

@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..errors import printable
-from ..limits import DEFAULT_MAX_LATE, DEFAULT_ROWS, DEFAULT_SINCE
+from ..model import DEFAULT_MAX_LATE, DEFAULT_ROWS, DEFAULT_SINCE
 from ..slot import Schedule, due, from_spec, parse_iso
 from .records import LedgerError, Stored
 

@@ -28,7 +28,7 @@ import psycopg  # the optional driver: open_ledger() says how to install it when
 from psycopg import conninfo as _conninfo
 
 from ..errors import shown
-from ..limits import MAX_LEDGER_TIMEOUT, MIN_LEDGER_TIMEOUT
+from ..model import MAX_LEDGER_TIMEOUT, MIN_LEDGER_TIMEOUT
 from ..slot import check_seconds, parse_iso
 from ..task import validate_task
 from .records import Claim, LedgerError, Record, Stored, bounded, iso_ms, validate_node

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ..limits import DEFAULT_KEEP, MAX_KEEP, MIN_KEEP
+from ..model import DEFAULT_KEEP, MAX_KEEP, MIN_KEEP
 from ..slot import parse_duration, parse_iso
 
 __all__ = [

@@ -124,3 +124,43 @@ def test_leases() -> None:
     assert store.keep_alive(123) == 0  # expired: no TTL in the reply
     paths = [p for p, _ in store.sent]
     assert paths == ["/v3/lease/grant", "/v3/lease/keepalive", "/v3/lease/keepalive"]
+
+
+@pytest.mark.parametrize(
+    ("bad", "what"),
+    [
+        ({"kvs": [{"key": "!!not base64", "value": "", "create_revision": "5"}]}, "kv.key"),
+        ({"kvs": [{"key": b64(B + "2026-01-01T00:00:00Z"), "create_revision": True}]}, "kv.create"),
+        ({"kvs": [{"key": b64(B + "2026-01-01T00:00:00Z"), "create_revision": "-5"}]}, "kv.create"),
+        ({"kvs": [{"key": b64(B + "2026-01-01T00:00:00Z"), "create_revision": "0" * 30}]}, "kv.cr"),
+        ({"kvs": "not a list"}, "kvs"),
+        ({"kvs": ["not an object"]}, "kv"),
+    ],
+)
+def test_a_read_reply_etcd_would_never_send_is_a_protocol_error(
+    bad: dict[str, Any], what: str
+) -> None:
+    """The history's reads parse as strictly as a claim does (reply.py): base64 validated,
+    revisions as int64 decimal strings; never a slot with a made-up revision."""
+    with pytest.raises(LedgerError) as e:
+        Canned([bad]).read("job")
+    assert e.value.kind == "protocol" and what in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_a_lease_id_that_is_not_an_int64_is_a_protocol_error() -> None:
+    for bad in ({"ID": True}, {"ID": "1e3"}, {"ID": str(1 << 64)}, {}):
+        with pytest.raises(LedgerError, match="ID"):
+            Canned([bad]).grant(10)
+
+
+def test_a_stored_record_keeps_its_schedule_only_when_it_is_text() -> None:
+    ok = json.dumps({"node": "n1", "start": "2026-01-01T00:00:00.100Z", "pid": 1,
+                     "schedule": "every 60s"})  # fmt: skip
+    odd = json.dumps({"node": "n1", "start": "2026-01-01T00:00:00.100Z", "pid": 1,
+                      "schedule": ["every", 60]})  # fmt: skip
+    slot = "2026-01-01T00:00:00Z"
+    got = Canned([{"kvs": [kv(B + slot, ok, 7)]}]).read("job")
+    assert got[0].record is not None and got[0].record.schedule == "every 60s"
+    got = Canned([{"kvs": [kv(B + slot, odd, 7)]}]).read("job")
+    assert got[0].record is not None and got[0].record.schedule is None

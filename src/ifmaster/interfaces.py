@@ -8,7 +8,8 @@ passes ``label vip21`` to the kernel unchecked, and the kernel accepts any label
 
 The cost is linear in the host's size: a plain run decodes only the addresses equal to a
 VIP (the dump is searched for their bytes) and asks for only the links holding one, so a
-host with 2,000 links or 50,000 addresses costs a walk over the dump's message headers.
+host with 2,000 links or 50,000 addresses costs the kernel's dump and byte searches in it:
+only the datagrams holding a VIP's bytes, an interrupted dump's flag or its end are walked.
 ``--explain`` reads everything.
 
 Elsewhere (no netlink) netifaces gives the addresses and psutil the state: no IPv6 flags,

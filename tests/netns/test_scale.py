@@ -10,6 +10,7 @@ dump tomorrow) must scale without changing the answer.
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -82,3 +83,40 @@ def test_the_decision_does_not_depend_on_the_hosts_size(
     assert decision(ns) == (0, 1, 0, [{"vip": VIP, "interface": "eth0", "label": None}], "ran\n")
     ns.ip("addr", "del", f"{VIP}/24", "dev", "eth0")
     assert decision(ns) == (1, 1, 1, [], "")
+
+
+# Inside the namespace: one plain read of the VIP through the installed package, counting
+# the message headers it walks; both ways of telling a datagram needs no walk (see
+# netlink._plain), whatever the kernel's release says.
+WALK = """
+import sys
+from _socket import AF_INET, inet_pton
+from ifmaster import netlink as nl
+real = nl._NLMSGHDR
+class Counting:
+    size, pack, walked = real.size, real.pack, 0
+    def unpack_from(self, data, pos=0):
+        Counting.walked += 1
+        return real.unpack_from(data, pos)
+nl._NLMSGHDR = Counting()
+nl.flags_first_only = lambda release: sys.argv[2] == "first-only"
+with nl.Session() as s:
+    found = s.addresses(AF_INET, frozenset({inet_pton(AF_INET, sys.argv[1])}))
+print(len(found), Counting.walked)
+"""
+
+
+@pytest.mark.parametrize("mode", ["first-only", "counts"])
+def test_a_plain_read_walks_only_the_datagrams_that_can_matter(
+    netns_factory: NetnsFactory, mode: str
+) -> None:
+    """On the real kernel: 3,000 addresses make about ten datagrams; the VIP's (the first
+    links') and the last are walked, the rest is stepped over by byte searches alone."""
+    ns = host(netns_factory, 0, 3000)
+    r = ns.run([sys.executable, "-c", WALK, VIP, mode], check=True)
+    found, walked = map(int, r.stdout.split())
+    assert found == 1
+    assert 0 < walked < 1000, walked  # 3,003 headers if every datagram were walked
+    r = ns.run([sys.executable, "-c", WALK, "10.60.9.9", mode], check=True)  # held nowhere
+    found, walked = map(int, r.stdout.split())
+    assert found == 0 and walked < 500, walked

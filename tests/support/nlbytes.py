@@ -87,3 +87,66 @@ def datagrams(messages: list[bytes], size: int = 32768) -> list[bytes]:
             current = b""
         current += m
     return [*out, current]
+
+
+def restamp(data: bytes, seq: int, port: int, intr_at: int | None = None) -> bytes:
+    """A datagram's messages with the nlmsg_seq and port id a reply to (seq, port) carries;
+    the message at index ``intr_at`` also flagged NLM_F_DUMP_INTR, as the kernel's
+    nl_dump_check_consistent() flags the first message after a change."""
+    out = bytearray(data)
+    pos = index = 0
+    while pos < len(out):
+        length, mtype, flags, _seq, _port = struct.unpack_from("=IHHII", out, pos)
+        if index == intr_at:
+            flags |= nl.NLM_F_DUMP_INTR
+        struct.pack_into("=IHHII", out, pos, length, mtype, flags, seq, port)
+        pos += (length + 3) & ~3
+        index += 1
+    return bytes(out)
+
+
+class FakeKernel:
+    """A netlink socket's stand-in answering RTM_GETADDR dumps with constructed datagrams,
+    stamped with the seq of each request and this socket's port id, as the kernel does.
+
+    ``dumps``: one list of datagrams per dump request, served in turn (the last one again
+    once they run out). ``links``: RTM_NEWLINK messages, one answered per link request.
+    """
+
+    def __init__(
+        self, dumps: list[list[bytes]], links: list[bytes] | None = None, port: int = 4242
+    ) -> None:
+        self.dumps = dumps
+        self.links = links or []
+        self.port = port
+        self.requests: list[tuple[int, int]] = []  # (type, seq) of each request
+        self.queue: list[bytes] = []
+        self.closed = False
+
+    def getsockname(self) -> tuple[int, int]:
+        return self.port, 0
+
+    def sendto(self, data: bytes, _address: object) -> int:
+        _length, mtype, _flags, seq, _port = struct.unpack_from("=IHHII", data)
+        self.requests.append((mtype, seq))
+        if mtype == nl.RTM_GETADDR:
+            n = sum(1 for t, _ in self.requests if t == nl.RTM_GETADDR) - 1
+            self.queue = [
+                restamp(d, seq, self.port) for d in self.dumps[min(n, len(self.dumps) - 1)]
+            ]
+        else:  # a link asked for by index: its one RTM_NEWLINK, not multi-part
+            (index,) = struct.unpack_from("=i", data, 16 + 4)
+            for m in self.links:
+                if struct.unpack_from("=i", m, 16 + 4)[0] == index:
+                    answer = bytearray(restamp(m, seq, self.port))
+                    struct.pack_into("=H", answer, 6, 0)  # one answer, not a multi-part one
+                    self.queue = [bytes(answer)]
+        return len(data)
+
+    def recv_into(self, buf: bytearray, size: int, _flags: int) -> int:
+        data = self.queue.pop(0)
+        buf[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self.closed = True

@@ -11,7 +11,18 @@ from hypothesis import strategies as st
 
 from ifmaster import netlink as nl
 from ifmaster.netlink import AddrInfo, age_seconds, parse_messages
-from tests.support.nlbytes import done, error, newaddr, nlmsg, rtattr
+from tests.support.nlbytes import (
+    FakeKernel,
+    datagrams,
+    done,
+    error,
+    ipv4,
+    newaddr,
+    newlink,
+    nlmsg,
+    restamp,
+    rtattr,
+)
 
 # A real RTM_GETADDR dump (Linux 6.18), captured in a namespace set up with:
 #   ip link set lo up; ip link add v0 type veth peer name v1; ip link set v0 up
@@ -234,3 +245,218 @@ def test_timens_offset_from_a_proc_root(tmp_path: object) -> None:
     assert nl._timens_offset(str(root)) == 0.0  # kernels before 5.6: no file, no namespace
     (root / "self" / "timens_offsets").write_text("monotonic  86400 500000000\nboottime 0 0\n")
     assert nl._timens_offset(str(root)) == 86400.5
+
+
+# --- a plain run walks only the datagrams that can matter ----------------------------------
+# Each dump below is served through the real Session by a socket stand-in (FakeKernel) that
+# stamps every message with the request's seq and its port id, as the kernel does.
+
+VIP = b"\x0a\x63\x00\x64"  # 10.99.0.100
+
+
+def host_messages(count: int, vip_at: int | None) -> list[bytes]:
+    """``count`` unrelated IPv4 addresses on links 10.., the VIP on link 3 at ``vip_at``."""
+    msgs = [
+        ipv4(10 + i % 50, bytes([10, 1, i // 256 % 256, i % 256]), f"a{i % 50}")
+        for i in range(count)
+    ]
+    if vip_at is not None:
+        msgs.insert(vip_at, ipv4(3, VIP, "eth0"))
+    return msgs
+
+
+def read(
+    monkeypatch: pytest.MonkeyPatch,
+    dumps: list[list[bytes]],
+    port: int = 4242,
+    first_only: bool = True,
+) -> tuple[list[AddrInfo], FakeKernel]:
+    """Session.addresses() on these dumps; ``first_only``: as on Linux 6.9 and later."""
+    kernel = serve(monkeypatch, dumps, port=port, first_only=first_only)
+    with nl.Session() as s:
+        return s.addresses(nl.AF_INET, frozenset({VIP})), kernel
+
+
+def serve(
+    monkeypatch: pytest.MonkeyPatch,
+    dumps: list[list[bytes]],
+    links: list[bytes] | None = None,
+    port: int = 4242,
+    first_only: bool = True,
+) -> FakeKernel:
+    kernel = FakeKernel(dumps, links=links, port=port)
+    monkeypatch.setattr(nl, "_open", lambda *a, **k: kernel)
+    monkeypatch.setattr(nl, "flags_first_only", lambda release: first_only)
+    return kernel
+
+
+class CountingHeader:
+    """nl._NLMSGHDR, counting the headers parse_messages() unpacks: the walk's cost."""
+
+    def __init__(self) -> None:
+        self.real = nl._NLMSGHDR
+        self.size = self.real.size
+        self.pack = self.real.pack
+        self.unpacked = 0
+
+    def unpack_from(self, data: bytes, pos: int = 0) -> tuple[int, ...]:
+        self.unpacked += 1
+        return self.real.unpack_from(data, pos)
+
+
+MODES = pytest.mark.parametrize("first_only", [True, False], ids=["linux-6.9+", "older"])
+
+
+@MODES
+def test_vip_in_the_last_datagram_with_the_done(
+    monkeypatch: pytest.MonkeyPatch, first_only: bool
+) -> None:
+    dump = datagrams([*host_messages(2000, vip_at=2000), done()])
+    assert len(dump) > 4 and VIP in dump[-1] and all(VIP not in d for d in dump[:-1])
+    counter = CountingHeader()
+    monkeypatch.setattr(nl, "_NLMSGHDR", counter)
+    (found,), _ = read(monkeypatch, [dump], first_only=first_only)
+    assert (found.address, found.ifindex, found.label) == (VIP, 3, "eth0")
+    # Only the last datagram was walked: the others hold plain addresses without the VIP.
+    assert counter.unpacked == len(nl._messages(dump[-1]))
+
+
+@MODES
+def test_vip_in_a_middle_datagram_with_no_other_hit(
+    monkeypatch: pytest.MonkeyPatch, first_only: bool
+) -> None:
+    # The DONE alone in a datagram of its own, as older kernels (and 6.10+) send it.
+    dump = [*datagrams(host_messages(3000, vip_at=1500)), done()]
+    middle = [i for i, d in enumerate(dump) if VIP in d]
+    assert len(middle) == 1 and 0 < middle[0] < len(dump) - 2
+    (found,), _ = read(monkeypatch, [dump], first_only=first_only)
+    assert found.address == VIP and found.ifindex == 3
+
+
+def intr_dump(count: int, vip_at: int, datagram: int, message: int) -> list[bytes]:
+    """A dump of ``count`` addresses whose ``message``-th message in its ``datagram``-th
+    datagram carries NLM_F_DUMP_INTR (the stamps are redone by FakeKernel but keep it)."""
+    dump = datagrams([*host_messages(count, vip_at), done()])
+    dump[datagram] = restamp(dump[datagram], 0, 0, intr_at=message)
+    return dump
+
+
+# Where a kernel can put NLM_F_DUMP_INTR: on the DONE, on the first message of a datagram
+# (6.9+: one dump callback per datagram reads the generation once), or before 6.9 on any.
+INTERRUPTED = pytest.mark.parametrize(
+    ("flagged", "first_only"),
+    [((-1, -1), True), ((-1, -1), False), ((1, 0), True), ((1, 0), False), ((1, 37), False)],
+    ids=["on-the-done", "on-the-done-older", "first-of-a-datagram", "first-older", "middle-older"],
+)
+
+
+@INTERRUPTED
+def test_an_interrupted_dump_is_reported_wherever_the_flag_is(
+    monkeypatch: pytest.MonkeyPatch, flagged: tuple[int, int], first_only: bool
+) -> None:
+    """NLM_F_DUMP_INTR on the NLMSG_DONE only, or on one message in the middle of a datagram
+    that holds no VIP (the kernel flags the first message after a change, not the later
+    ones nor the DONE): either way the dump is not trusted."""
+    first = datagrams([*host_messages(2000, vip_at=1999), done()])
+    datagram = flagged[0] % len(first)
+    message = flagged[1] % len(nl._messages(first[datagram]))
+    dump = intr_dump(2000, 1999, datagram, message)
+    assert VIP not in dump[datagram] or datagram == len(dump) - 1
+    with pytest.raises(nl.DumpInterrupted):
+        read(monkeypatch, [dump], first_only=first_only)
+
+
+def test_restamping_keeps_the_interrupt_flag() -> None:
+    (d,) = intr_dump(3, 0, 0, 2)
+    flags = [f for _t, f, _s, _e in nl._messages(restamp(d, 9, 9))]
+    # Three addresses, the VIP first, then the DONE: the third message flagged.
+    assert (
+        flags == [nl.NLM_F_MULTI] * 2 + [nl.NLM_F_MULTI | nl.NLM_F_DUMP_INTR] + [nl.NLM_F_MULTI] * 2
+    )
+
+
+@INTERRUPTED
+def test_an_interrupted_dump_is_retried(
+    monkeypatch: pytest.MonkeyPatch, flagged: tuple[int, int], first_only: bool
+) -> None:
+    from ifmaster import interfaces
+
+    clean = datagrams([*host_messages(2000, vip_at=1999), done()])
+    datagram = flagged[0] % len(clean)
+    first = intr_dump(2000, 1999, datagram, flagged[1] % len(nl._messages(clean[datagram])))
+    clean = datagrams([*host_messages(2000, vip_at=1999), done()])
+    kernel = serve(monkeypatch, [first, clean], [newlink(3, "eth0")], first_only=first_only)
+    table = interfaces.snapshot(vips=frozenset({VIP}))
+    assert [(i.name, [a.packed for a in i.addresses]) for i in table] == [("eth0", [VIP])]
+    dumps = [seq for mtype, seq in kernel.requests if mtype == nl.RTM_GETADDR]
+    assert len(dumps) == 2  # the flagged dump, then a fresh one
+
+
+@MODES
+def test_vip_bytes_in_another_field_are_decoded_and_rejected(
+    monkeypatch: pytest.MonkeyPatch, first_only: bool
+) -> None:
+    """The VIP's four bytes as another address's creation stamp and in a label: a hit in
+    the byte search, decoded, and not an address of ours."""
+    stamp = int.from_bytes(VIP, "little")
+    decoys = [
+        ipv4(7, b"\x0a\x02\x00\x01", "x7", cstamp=stamp),
+        ipv4(8, b"\x0a\x02\x00\x02", "x8:" + VIP.decode("latin-1")),
+    ]
+    msgs = host_messages(1500, vip_at=None)
+    dump = datagrams([*msgs[:700], *decoys, *msgs[700:], done()])
+    assert sum(VIP in d for d in dump[:-1]) == 1
+    found, _ = read(monkeypatch, [dump], first_only=first_only)
+    assert found == []
+    # The same decoys beside the real VIP: exactly one copy, the real one.
+    dump = datagrams([*msgs[:700], *decoys, ipv4(3, VIP, "eth0"), *msgs[700:], done()])
+    found, _ = read(monkeypatch, [dump], first_only=first_only)
+    assert [(a.address, a.ifindex) for a in found] == [(VIP, 3)]
+
+
+def test_kernels_that_flag_only_first_messages_are_told_by_their_release() -> None:
+    assert nl.flags_first_only("6.9.0")
+    assert nl.flags_first_only("6.18.44-fc-v1045")
+    assert nl.flags_first_only("7.0.0-rc1")
+    assert not nl.flags_first_only("6.8.12-amd64")
+    assert not nl.flags_first_only("5.15.0-91-generic")
+    assert not nl.flags_first_only("4.19.0+")
+    assert not nl.flags_first_only("weird")
+
+
+def test_on_newer_kernels_the_first_header_and_the_tail_decide() -> None:
+    echo = struct.pack("=II", 5, 4242)
+    plain = restamp(b"".join(host_messages(300, vip_at=None)), 5, 4242)
+    assert nl._plain(plain, echo, first_only=True)
+    assert not nl._plain(restamp(plain, 5, 4242, intr_at=0), echo, first_only=True)
+    assert not nl._plain(plain + restamp(done(), 5, 4242), echo, first_only=True)
+    assert not nl._plain(restamp(done(), 5, 4242), echo, first_only=True)
+    assert not nl._plain(restamp(error(-errno.EPERM), 5, 4242), echo, first_only=True)
+    assert not nl._plain(restamp(plain, 6, 4242), echo, first_only=True)
+
+
+def test_a_datagram_of_plain_addresses_is_told_apart_by_byte_counts() -> None:
+    echo = struct.pack("=II", 5, 4242)
+    plain = restamp(b"".join(host_messages(300, vip_at=None)), 5, 4242)
+    assert nl._plain(plain, echo)
+    # Anything that is not a plain address message makes the datagram walked.
+    assert not nl._plain(restamp(plain, 5, 4242, intr_at=150), echo)
+    assert not nl._plain(plain + restamp(done(), 5, 4242), echo)
+    assert not nl._plain(plain + restamp(error(-errno.EPERM), 5, 4242), echo)
+    assert not nl._plain(restamp(plain, 6, 4242), echo)  # another request's reply
+    # A chance copy of the echo inside a payload costs a walk, never a skipped header.
+    decoy = newaddr(attrs=rtattr(nl.IFA_LOCAL, b"\x0a\x02\x00\x01") + rtattr(99, echo))
+    assert not nl._plain(plain + restamp(decoy, 5, 4242), echo)
+
+
+def test_the_dump_seq_is_one_whose_echo_cannot_overlap_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Port 0x01000000: seq 1 would make the echo 01 00 00 00 00 00 00 01, whose first byte
+    # is also its last, so two copies could overlap and the counts could miss a header.
+    assert not nl._no_border(struct.pack("=II", 1, 0x01000000))
+    dump = datagrams([*host_messages(500, vip_at=250), done()])
+    (found,), kernel = read(monkeypatch, [dump], port=0x01000000)
+    assert found.address == VIP
+    ((_, seq),) = kernel.requests
+    assert seq == 2 and nl._no_border(struct.pack("=II", seq, 0x01000000))

@@ -10,6 +10,13 @@ It makes a network namespace holding the VIP 10.99.0.100 on a veth (nothing leav
 machine), re-runs itself inside it, and times whole processes alternately, so machine
 noise hits every contender alike. It prints medians, ratios and peak RSS.
 
+Beside our rows it times what users would run instead: the seed's one-liner (``ip addr
+show | grep "$VIP"``, then the job), ``flock -n FILE true``, and, when etcd and etcdctl are
+installed (``--no-etcd`` to skip), ``etcdctl lock NAME true`` and ``etcdctl put K V``
+against one etcd member that the bench starts in the namespace, on the node's 10.99.0.10,
+next to a ledger-guarded run (``--ledger etcd://10.99.0.10:2379/...``, a fresh task each
+round, so each run claims a slot, runs the job and records its end).
+
 ``--installers`` builds one wheel from the checkout (``--src``), installs it the ways users
 do (the README's venv, a venv with the interpreter's bundled pip, a Debian-style system
 prefix, ``uv tool install`` with and without ``--compile-bytecode``, pipx), all into one
@@ -25,6 +32,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -52,6 +60,8 @@ if __name__ == '__main__':
 """
 NOBODY = 65534
 WARMUP = 5
+ETCD = "10.99.0.10:2379"  # the member's client URL: the bench node's own address
+ETCD_PEER = "10.99.0.10:2380"
 
 
 def timed(argv: list[str], env: dict[str, str], user: int | None = None) -> tuple[float, float]:
@@ -81,15 +91,18 @@ def timed(argv: list[str], env: dict[str, str], user: int | None = None) -> tupl
 Contenders = dict[str, tuple[list[str], dict[str, str], "int | None"]]
 
 
-def race(contenders: Contenders, rounds: int) -> tuple[dict[str, float], dict[str, float]]:
+def race(
+    contenders: Contenders, rounds: int, warmup: int = WARMUP
+) -> tuple[dict[str, float], dict[str, float]]:
     """Median wall and CPU ms of each contender, run round-robin after a warm-up, so
     machine noise hits every contender alike."""
     times: dict[str, list[float]] = {k: [] for k in contenders}
     cpu: dict[str, list[float]] = {k: [] for k in contenders}
-    for round_ in range(rounds + WARMUP):
+    for round_ in range(rounds + warmup):
         for name, (argv, env, user) in contenders.items():
-            t, c = timed(argv, env, user)
-            if round_ >= WARMUP:  # the first rounds warm caches (and write byte-code)
+            # "{round}" in an argument: a fresh name each round (a ledger task, a new slot).
+            t, c = timed([a.replace("{round}", str(round_)) for a in argv], env, user)
+            if round_ >= warmup:  # the first rounds warm caches (and write byte-code)
                 times[name].append(t)
                 cpu[name].append(c)
 
@@ -129,7 +142,27 @@ def peak_rss(
     return best
 
 
-def inside(rounds: int) -> None:
+def peers(tmp: Path, etcd: bool) -> Contenders:
+    """What users would run instead of if-master, as contenders; etcd's when it runs."""
+    env = dict(os.environ)
+    out: Contenders = {
+        # The seed's test as a crontab line would inline it (its output goes nowhere).
+        "seed one-liner (sh -c), master": (
+            ["sh", "-c", f'ip addr show | grep "{VIP}" && true'],
+            env,
+            None,
+        ),
+        "flock -n FILE true": (["flock", "-n", str(tmp / "flock"), "true"], env, None),
+    }
+    if etcd:
+        ctl = ["etcdctl", f"--endpoints=http://{ETCD}"]
+        etcd_env = {**env, "ETCDCTL_API": "3"}
+        out["etcdctl lock NAME true"] = ([*ctl, "lock", "bench-lock", "true"], etcd_env, None)
+        out["etcdctl put K V"] = ([*ctl, "put", "bench-key", "v"], etcd_env, None)
+    return out
+
+
+def inside(rounds: int, etcd: bool, warmup: int = WARMUP) -> None:
     bindir = Path(sys.executable).parent
     tool = str(bindir / "if-master")
     tmp = Path(tempfile.mkdtemp())
@@ -165,13 +198,28 @@ def inside(rounds: int) -> None:
         ),
         "bash seed script, master": (["bash", str(seed), "true"], env, None),
         "bash seed script, not master": (["bash", str(seed_other), "true"], env, None),
+        **peers(tmp, etcd),
     }
-    med, cpu = race(contenders, rounds)
-    rss = {k: peak_rss(argv, env) for k, (argv, env, _user) in contenders.items()}
+    if etcd:
+        ledger = f"etcd://{ETCD}/if-master-bench-{os.getpid()}"
+        contenders["if-master --ledger, master"] = (
+            [tool, "--vip", VIP, "--task", "t{round}", "--every", "1h", "--ledger", ledger,
+             "--", "true"],
+            env,
+            None,
+        )  # fmt: skip
+    med, cpu = race(contenders, rounds, warmup)
+    rss = {
+        k: peak_rss([a.replace("{round}", f"rss{i}") for a in argv], env)
+        for i, (k, (argv, env, _user)) in enumerate(contenders.items())
+    }
     shutil.rmtree(tmp, ignore_errors=True)
     floor, cfloor = med["python -c pass (floor)"], cpu["python -c pass (floor)"]
     bash = med["bash seed script, master"]
-    print(f"{rounds} rounds after {WARMUP} warm-up, medians; python {sys.version.split()[0]}")
+    print(
+        f"`bench/hotpath.py --rounds {rounds}`: {rounds} rounds after {warmup} warm-up, medians;"
+        f" python {sys.version.split()[0]}" + (f"; one etcd member at {ETCD}" if etcd else "")
+    )
     print(
         f"{'':38} {'ms':>6} {'x floor':>8} {'x bash':>7} {'CPU ms':>7} {'x floor':>8}"
         f" {'peak RSS MiB':>13}"
@@ -398,9 +446,55 @@ def installers(args: argparse.Namespace, ns: str) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+class Member:
+    """One etcd member in the bench's namespace, its data in a temporary directory."""
+
+    def __init__(self, ns: str) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="ifm-bench-etcd-"))
+        argv = [
+            "ip", "netns", "exec", ns, "etcd", "--name", "bench",
+            "--data-dir", str(self.dir / "data"),
+            "--listen-client-urls", f"http://{ETCD}", "--advertise-client-urls", f"http://{ETCD}",
+            "--listen-peer-urls", f"http://{ETCD_PEER}",
+            "--initial-advertise-peer-urls", f"http://{ETCD_PEER}",
+            "--initial-cluster", f"bench=http://{ETCD_PEER}", "--initial-cluster-state", "new",
+            "--log-level", "warn", "--logger", "zap",
+        ]  # fmt: skip
+        self.log = open(self.dir / "etcd.log", "w")  # closed in stop()
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
+        try:
+            self.wait_ready(ns)
+        except BaseException:
+            self.stop()
+            raise
+
+    def wait_ready(self, ns: str, timeout: float = 30.0) -> None:
+        """Until a write succeeds: the member has elected itself leader."""
+        env = {**os.environ, "ETCDCTL_API": "3"}
+        argv = ["ip", "netns", "exec", ns, "etcdctl", f"--endpoints=http://{ETCD}",
+                "--dial-timeout=1s", "--command-timeout=2s", "put", "/ready", "1"]  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            if subprocess.run(argv, env=env, capture_output=True).returncode == 0:
+                return
+            time.sleep(0.2)
+        log = (self.dir / "etcd.log").read_text()[-2000:]
+        raise SystemExit(f"etcd did not become ready in {timeout:g} s:\n{log}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--warmup", type=int, default=WARMUP, help="rounds not counted")
     parser.add_argument("--installers", action="store_true", help="compare installers")
     parser.add_argument(
         "--python",
@@ -410,17 +504,24 @@ def main() -> None:
     parser.add_argument("--src", default=str(Path(__file__).resolve().parent.parent))
     parser.add_argument("--only", help="comma-separated installer names")
     parser.add_argument("--as-root", action="store_true", help="time as root, not nobody")
+    parser.add_argument(
+        "--no-etcd", action="store_true", help="no etcd member, no etcdctl and ledger rows"
+    )
+    parser.add_argument("--etcd", action="store_true", help=argparse.SUPPRESS)  # inside
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--time-installers", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    # SIGTERM (a test's timeout, a kill) unwinds like Ctrl-C: the namespace and etcd go.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     if args.inside:
-        inside(args.rounds)
+        inside(args.rounds, args.etcd, args.warmup)
         return
     if args.time_installers:
         time_installers(args.time_installers, args.rounds, None if args.as_root else NOBODY)
         return
     ns = f"ifm-bench-{os.getpid()}"
     subprocess.run(["ip", "netns", "add", ns], check=True)
+    member = None
     try:
         for cmd in (
             ["link", "set", "lo", "up"],
@@ -434,9 +535,17 @@ def main() -> None:
         if args.installers:
             installers(args, ns)
             return
-        me = [sys.executable, os.path.abspath(__file__), "--inside", "--rounds", str(args.rounds)]
+        me = [sys.executable, os.path.abspath(__file__), "--inside", "--rounds", str(args.rounds),
+              "--warmup", str(args.warmup)]  # fmt: skip
+        if not args.no_etcd and shutil.which("etcd") and shutil.which("etcdctl"):
+            member = Member(ns)
+            me.append("--etcd")
+        elif not args.no_etcd:
+            print("etcd or etcdctl not installed: no etcd rows", file=sys.stderr)
         subprocess.run(["ip", "netns", "exec", ns, *me], check=True)
     finally:
+        if member is not None:
+            member.stop()
         subprocess.run(["ip", "netns", "del", ns], check=False)
 
 

@@ -1,18 +1,21 @@
-"""``bench/scale.py --quick`` still runs and prints its rows (no timing is asserted)."""
+"""The benches still run and print their rows (no timing is asserted): ``bench/scale.py
+--quick``, and ``bench/hotpath.py`` with its peers, etcd's included."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.netnslib import require_root_netns
+from tests.support.netnslib import require, require_root_netns
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
 
 SCALE = Path(__file__).resolve().parents[2] / "bench" / "scale.py"
+HOTPATH = SCALE.with_name("hotpath.py")
 
 
 def test_scale_quick_prints_both_tables() -> None:
@@ -36,3 +39,47 @@ def test_scale_quick_prints_both_tables() -> None:
     # The watcher's row: a delay from VIP loss to SIGTERM was measured.
     (cells,) = rows(watch).values()
     assert cells[0] == "1 interface" and cells[3][0].isdigit(), watch
+
+
+def test_hotpath_prints_our_rows_beside_the_peers() -> None:
+    """One round, no warm-up: every row is there with its times, the peers' and the etcd
+    member's (which the bench starts and stops in its namespace) included."""
+    require_root_netns()
+    for cmd in ("etcd", "etcdctl", "flock"):
+        require(shutil.which(cmd) is not None, f"{cmd} is not installed")
+    with subprocess.Popen(
+        [sys.executable, str(HOTPATH), "--rounds", "1", "--warmup", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            proc.terminate()  # SIGTERM: the bench removes its namespace and member
+            proc.communicate(timeout=30)
+            raise
+    r = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+    assert r.returncode == 0, r.stderr
+    assert "one etcd member at 10.99.0.10:2379" in r.stdout, r.stdout
+    rows = {}
+    for line in r.stdout.splitlines()[2:]:
+        name, numbers = line[:38].strip(), line[38:].split()
+        rows[name] = [float(n) for n in numbers[:5]]
+    for name in (
+        "python -c pass (floor)",
+        "if-master master (--vip)",
+        "if-master check, master",
+        "bash seed script, master",
+        "seed one-liner (sh -c), master",
+        "flock -n FILE true",
+        "etcdctl lock NAME true",
+        "etcdctl put K V",
+        "if-master --ledger, master",
+    ):
+        ms, ratio = rows[name][:2]
+        assert ms > 0 and ratio > 0, (name, r.stdout)
+    assert rows["python -c pass (floor)"][1] == 1.0
+    # The bench cleans up after itself: its namespace is gone, and its etcd member with it.
+    left = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert f"ifm-bench-{proc.pid}" not in {ln.split()[0] for ln in left.splitlines() if ln}, left

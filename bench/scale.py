@@ -12,9 +12,11 @@ address, or extra addresses at most 1,000 to a link (the kernel's cost of adding
 address grows with the link's list, so 50,000 on one link would take minutes to set up).
 
 Plain runs: it re-runs itself inside each namespace and times, alternately, ``python -c
-pass`` (the floor), a plain guarded run on the master and elsewhere, ``--explain --json``
-and the shell one-liner ``ip addr show | grep -q VIP``; medians of wall and CPU time as
-ratios to the floor, and peak RSS beside the floor's.
+pass`` (the floor), a plain guarded run on the master and elsewhere, ``--explain --json``,
+the shell one-liner ``ip addr show | grep -q VIP`` and the kernel's own cost: ``python -c``
+of a bare RTM_GETADDR dump of IPv4 (what a plain run asks for), each datagram received and
+dropped; medians of wall and CPU time as ratios to the floor, and peak RSS beside the
+floor's. ``--sizes`` picks hosts by their labels' start (``--sizes 10,000 50,000``).
 
 --watch: ``if-master --watch --vip VIP -- JOB``, where JOB records the monotonic time it
 gets SIGTERM. It reads the supervising if-master's CPU time from /proc/PID/stat while
@@ -45,6 +47,20 @@ VIP = "10.99.0.100"
 OTHER = "10.99.0.1"  # a textual prefix of the node's own 10.99.0.10: not held
 PER_LINK = 1000  # addresses per extra link in the address series (set-up time, see above)
 WARMUP = 2
+# The kernel's cost of the dump a plain run reads: one RTM_GETADDR dump of AF_INET (nlmsghdr
+# length 24, type 22, NLM_F_REQUEST|NLM_F_DUMP, seq 1; ifaddrmsg family 2), every datagram
+# received and dropped until one ends with NLMSG_DONE (20 bytes, type 3).
+DUMP = """
+import _socket
+s = _socket.socket(16, 3, 0)
+s.bind((0, 0))
+s.sendto(bytes.fromhex("180000001600010301000000000000000200000000000000"), (0, 0))
+buf = bytearray(65536)
+while True:
+    n = s.recv_into(buf)
+    if n >= 20 and buf[n - 20] == 20 and buf[n - 16] == 3:
+        break
+"""
 JOB = """
 import os, signal, sys, time
 def term(*_):
@@ -173,6 +189,7 @@ def plain_inside(rounds: int, budget: float, limit: float) -> None:
         "not": [tool, "--vip", OTHER, "--", "true"],
         "explain": [tool, "--explain", "--json", "--vip", VIP],
         "seed": ["sh", "-c", f"ip addr show | grep -q {VIP}"],
+        "dump": [sys.executable, "-c", DUMP],
     }
     # The decision itself, once: check mode is 0 on the master, 1 elsewhere.
     codes = (timed([tool, "--vip", VIP], limit)[2], timed([tool, "--vip", OTHER], limit)[2])
@@ -237,7 +254,8 @@ def plain_row(label: str, r: dict[str, Any], setup_s: float) -> str:
     return (
         f"| {label} | {f:.1f} | {x(w, 'master', f)} | {x(w, 'not', f)} "
         f"| {x(c, 'master', cf)} | {x(c, 'not', cf)} | {x(w, 'explain', f)} "
-        f"| {x(w, 'seed', f)} | {(m['floor'] or 0) / 1024:.1f} | {mib('master', 'not')} "
+        f"| {x(w, 'seed', f)} | {x(w, 'dump', f)} | {(m['floor'] or 0) / 1024:.1f} "
+        f"| {mib('master', 'not')} "
         f"| {mib('explain')} | {r['decided']} | {r['rounds']} "
         f"| {setup_s:.1f} |"
     )
@@ -396,6 +414,9 @@ def main() -> None:
     )
     parser.add_argument("--part", choices=("plain", "watch", "both"), default="both")
     parser.add_argument("--quick", action="store_true", help="small sizes, short windows")
+    parser.add_argument(
+        "--sizes", nargs="+", metavar="LABEL", help="only the hosts whose labels start so"
+    )
     parser.add_argument("--plain-inside", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     # SIGTERM (a test's timeout, a kill) unwinds like Ctrl-C, so the namespaces are removed.
@@ -427,6 +448,9 @@ def main() -> None:
                        ("10,000 addresses", 0, 10000)]  # fmt: skip
         rounds, budget = args.rounds, args.budget
         idle_s, churn_s, churn_addresses, flaps, samples = 10.0, 20.0, 1000, 100, 3
+    if args.sizes:
+        plain_sizes = [h for h in plain_sizes if h[0].startswith(tuple(args.sizes))]
+        watch_sizes = [h for h in watch_sizes if h[0].startswith(tuple(args.sizes))]
     cmd = "bench/scale.py " + " ".join(sys.argv[1:])
     py = sys.version.split()[0]
     if args.part in ("plain", "both"):
@@ -437,11 +461,12 @@ def main() -> None:
         )
         print(
             "| host | floor ms | master x | not master x | master CPU x | not master CPU x "
-            "| `--explain --json` x | `ip addr show \\| grep -q` x | floor RSS MiB "
+            "| `--explain --json` x | `ip addr show \\| grep -q` x | kernel's dump x "
+            "| floor RSS MiB "
             "| plain run RSS - floor MiB | explain RSS - floor MiB | decision right "
             "| rounds | set-up s |"
         )
-        print("|---" * 14 + "|")
+        print("|---" * 15 + "|")
         print("\n".join(rows) + "\n", flush=True)
     if args.part in ("watch", "both"):
         rows = watch(watch_sizes, idle_s, churn_s, churn_addresses, flaps, samples)

@@ -35,7 +35,8 @@ def test_scale_quick_prints_both_tables() -> None:
     got = rows(plain)
     assert set(got) == {"1 interface", "50 interfaces", "1,000 addresses"}, plain
     for host, cells in got.items():
-        assert len(cells) == 14 and cells[11] == "yes", f"{host}: {cells}"
+        assert len(cells) == 15 and cells[12] == "yes", f"{host}: {cells}"
+        assert float(cells[8]) > 0, f"{host}: the kernel's dump alone, {cells}"
     # The watcher's row: a delay from VIP loss to SIGTERM was measured.
     (cells,) = rows(watch).values()
     assert cells[0] == "1 interface" and cells[3][0].isdigit(), watch

@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 declare -A pkg=([ip]=iproute2 [keepalived]=keepalived [setpriv]=util-linux [unshare]=util-linux
     [cron]=cron [systemd-analyze]=systemd [nsenter]=util-linux [promtool]=prometheus
     [prometheus-node-exporter]=prometheus-node-exporter [etcd]=etcd-server [etcdctl]=etcd-client
-    [openssl]=openssl)
+    [openssl]=openssl [faketime]=faketime)
 missing=()
 for cmd in "${!pkg[@]}"; do
     command -v "$cmd" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1 \

@@ -166,7 +166,12 @@ def _act(request: Request, action: Action, audit: Audit | None) -> int:
         claim = None
         try:
             if slot is not None and action.claiming is not None:
-                claim = _claim(action, action.claiming, slot, catching_up)
+                from .slot import OffClock
+
+                try:
+                    claim = _claim(action, action.claiming, slot, catching_up)
+                except OffClock as e:  # this node's clock is off: the ledger's vetoes
+                    return _skip(action, audit, "clock", str(e), status.OK)
                 if not claim.won:  # said with -v only: a held slot is the normal case
                     return _skip(
                         action, audit, "ledger_held", str(claim), 0, quiet=not action.verbose
@@ -295,6 +300,16 @@ def _claim(action: Action, claiming: Claiming, slot: Slot, catching_up: bool) ->
         # unclaimed slot, so a master that was down at the tick no longer means a miss.
         time.sleep(max(0.0, catch_up_due(slot, claiming.catch_up) - _now()))
     try:
+        # Judged by the cluster's clock, not only ours: a node whose clock jumped must not
+        # claim a future slot (the master's, when it comes) or run one long past its time.
+        from .slot import judge_by_ledger
+
+        server = claiming.ledger.clock()
+        warning = judge_by_ledger(
+            slot, server, time.monotonic(), skew=claiming.skew, max_late=claiming.max_late
+        )
+        if warning:
+            say(warning)
         return claiming.ledger.claim(
             action.task, slot.iso, node=claiming.node, pid=os.getpid(), start=_now()
         )

@@ -33,6 +33,7 @@ OUTCOMES = (
     "overlap",
     "stale",  # --max-delay: the decision came too long after if-master started
     "late",  # --ledger: started after --max-late, not its slot's run
+    "clock",  # --ledger: this node's clock is off: too early or late by the ledger's
     "ledger_held",  # --ledger: another node claimed the slot
     "error",
 )

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from .etcd import DEFAULT_DEADLINE, MAX_DEADLINE, MIN_DEADLINE, EtcdLedger
-from .records import Claim, LedgerError, Record, validate_node
+from .records import Claim, LedgerError, Record, ServerTime, validate_node
 from .url import LedgerUrl, parse_url
 
 #: The etcd store, under its first name.
@@ -44,6 +44,7 @@ __all__ = [
     "LedgerError",
     "LedgerUrl",
     "Record",
+    "ServerTime",
     "open_ledger",
     "parse_url",
     "validate_node",

@@ -26,10 +26,10 @@ from typing import Any
 
 from ..slot import check_seconds, parse_iso
 from ..task import validate_task
-from .records import Claim, LedgerError, Record, bounded, iso_ms, validate_node
+from .records import Claim, LedgerError, Record, ServerTime, bounded, iso_ms, validate_node
 from .secret import ENV_PASSWORD, ENV_URL, ENV_USER, check_secret, read_secret, regular_file
 from .url import LedgerUrl, parse_url
-from .wire import DeadlineSocket, Encrypted, no_passphrase, offset
+from .wire import DeadlineSocket, Encrypted, no_passphrase, offset, server_time
 
 #: Seconds one ledger operation may take, all endpoints together.
 DEFAULT_DEADLINE = 2.0
@@ -72,6 +72,7 @@ class EtcdLedger:
         self._password = password
         self._ssl: Any = None
         self.clock_offset: float | None = None  # from the last reply, see Claim
+        self.server_time: ServerTime | None = None  # the last reply's Date, see clock()
         if url.tls or ca is not None or cert is not None:
             import ssl
 
@@ -189,6 +190,18 @@ class EtcdLedger:
             return Record.from_json(base64.b64decode(kvs[0].get("value", ""))) if kvs else None
         except (AttributeError, IndexError, TypeError, ValueError) as e:
             raise LedgerError("protocol", f"ledger: unexpected range reply ({e!r})") from None
+
+    def clock(self) -> ServerTime:
+        """The answering member's clock: the Date of one cheap read (its status, served by
+        the member itself, no raft round). LedgerError when no member answers in the
+        deadline or the reply has no Date: a clock we cannot read judges nothing."""
+        self.server_time = None
+        self._post("/v3/maintenance/status", {})
+        if self.server_time is None:
+            raise LedgerError(
+                "protocol", "ledger: the member's reply has no Date header: cannot read its clock"
+            )
+        return self.server_time
 
     # -- the wire --------------------------------------------------------------------
 
@@ -308,10 +321,15 @@ class EtcdLedger:
             conn.connect()  # bounded by the connection's timeout, the endpoint's budget
         if not isinstance(conn.sock, DeadlineSocket):
             conn.sock = DeadlineSocket(conn.sock, end)
+        sent = time.monotonic()
         conn.request("POST", path, body=json.dumps(body), headers=headers)
         resp = conn.getresponse()
         raw = resp.read(1 << 20)
-        self.clock_offset = offset(resp.getheader("Date"), time.time())
+        date = resp.getheader("Date")
+        self.clock_offset = offset(date, time.time())
+        self.server_time = server_time(
+            date, sent=sent, received=time.monotonic(), wall=time.time(), source=f"{where}'s Date"
+        )
         try:
             reply = json.loads(raw)
             if not isinstance(reply, dict):

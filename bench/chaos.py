@@ -5,7 +5,7 @@ Run as root from a checkout, after ./test.sh:
 
     .venv/bin/python bench/chaos.py --nodes 3 --ticks 300 --seed 7 --profile all
 
-It builds the cluster lab of ``tests/cluster/lab.py`` (real keepalived in network namespaces),
+It builds the cluster lab of ``tests/support/lab.py`` (real keepalived in network namespaces),
 starts one tick driver per node inside that node's namespace and freezer cgroup, and fires
 every profile's guarded job on every node at every tick, like cron: tick N at N x period plus
 the node's own clock skew (drawn once) plus a per-tick wake-up jitter. Meanwhile a seeded
@@ -346,7 +346,7 @@ class Etcd:
     Never faulted themselves (the ledger keeps its quorum). The factory's close kills them."""
 
     def __init__(self, lab: Any, factory: Any, workdir: Path, prefix: str) -> None:
-        from tests.netnslib import unique_name, veth
+        from tests.support.netnslib import unique_name, veth
 
         net4 = lab.nodes[0].addr4.rsplit(".", 1)[0]
         self.ips = [f"{net4}.{h}" for h in ETCD_HOSTS]
@@ -429,8 +429,8 @@ class Happened:
 def run(args: argparse.Namespace, rundir: Path) -> Path:
     """Run the cluster, the drivers and the faults; the run directory, ready for the checker."""
     sys.path.insert(0, str(ROOT))
-    from tests.cluster import lab as labmod
-    from tests.netnslib import IF_MASTER, NetnsFactory
+    from tests.support import lab as labmod
+    from tests.support.netnslib import IF_MASTER, NetnsFactory
 
     if os.geteuid() != 0:
         sys.exit("chaos.py needs root (network namespaces, keepalived, cgroups)")

@@ -9,15 +9,8 @@ import pytest
 
 from ifmaster import interfaces, run
 from ifmaster.model import Interface
-from tests import netnslib
-
-
-class Executed(BaseException):
-    """Raised instead of exec (like exec, nothing catches it): the test sees what would run."""
-
-    def __init__(self, argv: list[str]) -> None:
-        super().__init__(argv)
-        self.argv = argv
+from tests.support import netnslib
+from tests.support.fakes import Executed
 
 
 @pytest.fixture
@@ -28,7 +21,7 @@ def netns_factory() -> Iterator[netnslib.NetnsFactory]:
 
 @pytest.fixture
 def fake_interfaces(monkeypatch: pytest.MonkeyPatch) -> list[Interface]:
-    """The OS seam faked: tests fill the returned list with ``tests.fakes.iface(...)``."""
+    """The OS seam faked: tests fill the returned list with ``tests.support.fakes.iface(...)``."""
     table: list[Interface] = []
 
     def snapshot(**kw: object) -> list[Interface]:

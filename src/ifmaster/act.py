@@ -1,27 +1,33 @@
-"""The one place that acts on a verdict, in every mode: exec, supervise, check, explain, audit.
+"""The one place that acts on a verdict, in every mode: exec, supervise, check, explain.
 
 Both front ends (the hot-path pre-parse and click) end here with a Request and an Action.
+``_act`` is the gates in order: late, decide, split brain, not master, --max-delay, check
+or explain, exec, --no-overlap, the ledger's clock, the claim, supervise. Every outcome
+goes to one :class:`~ifmaster.outcomes.Outcomes`, which alone writes syslog, metrics and
+the slot's end.
+
 The statuses, for every mode alike: split brain 3; not master ``--not-master-exit`` if
 given, else 0 with a command and 1 without; master without a command 0; with a command,
 the command's own (exec) or its supervised end (--watch, --timeout: 124, --no-overlap,
---metrics-dir); a run skipped for overlap ``--overlap-exit``. An ``--explain`` is a check
-that also prints its rendering of the verdict. With ``--task`` and ``--metrics-dir`` every
-one of these outcomes is recorded, errors included.
+--metrics-dir, --ledger); a run skipped for overlap ``--overlap-exit``. An ``--explain``
+is a check that also prints its rendering of the verdict.
 """
 
 from __future__ import annotations
 
-from . import interfaces, status
+from . import interfaces, kinds, status
 from .decide import decide
 from .errors import IfMasterError, say
-from .model import Action, Claiming, Interface, Request, Verdict
+from .model import Action, Interface, Request, Verdict
+from .outcomes import Outcomes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .audit import Audit
     from .ledger import Claim
     from .netlink import AddressEvents
     from .slot import Slot
+    from .task import TaskLock
+    from .watch import Watched
 
 
 def evaluate(request: Request, full: bool = False) -> tuple[list[Interface], Verdict]:
@@ -51,31 +57,7 @@ def act(request: Request, action: Action) -> int:
     Execs the command on the master (and so does not return). Raises IfMasterError, and
     runs nothing, when the decision cannot be made or the command cannot be started.
     """
-    audit = None
-    if action.syslog:
-        from .audit import Audit
-
-        audit = Audit(task=action.task)
-    try:
-        return _act(request, action, audit)
-    except IfMasterError as e:  # unreadable interfaces, a failed check, a failed start
-        if audit:
-            audit.failed(e.message)
-        _record(action, "error")
-        raise
-
-
-def _record(action: Action, outcome: str) -> None:
-    """--metrics-dir: a check that did not run the task (a failure only warns)."""
-    if action.metrics_dir and action.task:
-        import time
-
-        from .metrics import record_check
-
-        record_check(action.metrics_dir, action.task, outcome, at=time.time())
-
-
-def _act(request: Request, action: Action, audit: Audit | None) -> int:
+    outcomes = Outcomes(action)
     events = None
     if action.watch and action.command:
         from .netlink import AddressEvents
@@ -84,199 +66,161 @@ def _act(request: Request, action: Action, audit: Audit | None) -> int:
         # the command is then waiting on the socket, and the supervisor sees it.
         events = AddressEvents()
     try:
-        slot = None
-        if action.claiming is not None and action.command:
-            from .slot import Late, slot_for
-
-            try:
-                slot = slot_for(
-                    action.claiming.schedule,
-                    _now(),
-                    skew=action.claiming.skew,
-                    max_late=action.claiming.max_late,
-                )
-            except Late as e:  # cron catching up long after the slot: not its run
-                say(str(e))
-                _record(action, "late")
-                return status.OK
-        table, verdict = evaluate(request, full=action.explain is not None)
-        for warning in verdict.warnings:
-            say(f"warning: {warning}")
-        catching_up = (
-            not verdict.master
-            and not verdict.conflict
-            and slot is not None
-            and action.claiming is not None
-            and action.claiming.catch_up is not None
-        )
-        runs = bool(action.command) and (verdict.master or catching_up)
-        if audit and not runs:  # a run is logged when it starts, after the gates below
-            audit.decision(verdict, action.command)
-        if action.verbose:
-            for line in verdict.lines():
-                say(line)
-        if action.explain:
-            from .explain import render
-
-            _print(render(action.explain, request, table, verdict))
-        if verdict.conflict:
-            # Loud whatever --verbose says: two holders means one job may already run twice.
-            say(f"split brain, not running: {verdict.conflict}")
-            _record(action, verdict.outcome)
-            return status.SPLIT_BRAIN
-        if not verdict.master and not catching_up:
-            _record(action, verdict.outcome)
-            if action.not_master_exit is not None:
-                return action.not_master_exit
-            return status.OK if action.command else status.NOT_MASTER
-        if action.max_delay is not None:
-            # A check too (ExecCondition=): a stale "master" must not let the job start.
-            delay = _since_start()
-            if delay > action.max_delay:
-                why = (
-                    f"decided {delay:.1f} s after starting, more than --max-delay "
-                    f"{action.max_delay:g} s (an overloaded or frozen host): not running"
-                )
-                code = status.OK if action.command else status.NOT_MASTER
-                if action.not_master_exit is not None:
-                    code = action.not_master_exit
-                return _skip(action, audit, "stale", why, code)
-        if not action.command:
-            _record(action, verdict.outcome)
-            return status.OK
-        if not action.supervised:
-            from .run import exec_command
-
-            if audit:
-                audit.decision(verdict, action.command)
-            exec_command(action.command)
-        lock = None
-        if action.no_overlap and action.task:
-            from .task import LockBusy, acquire
-
-            # Before the ledger's claim: a slot claimed and then skipped for overlap would
-            # be a slot run nowhere.
-            try:
-                lock = acquire(action.task, action.lock_dir)
-            except LockBusy as e:
-                return _skip(action, audit, "overlap", str(e), action.overlap_exit)
-            except OSError as e:
-                why = f"{e.filename}: {e.strerror}" if e.filename and e.strerror else str(e)
-                raise IfMasterError(status.FAILURE, f"--no-overlap: {why}") from None
-        claim = None
-        try:
-            if slot is not None and action.claiming is not None:
-                from .slot import OffClock
-
-                try:
-                    claim = _claim(action, action.claiming, slot, catching_up)
-                except OffClock as e:  # this node's clock is off: the ledger's vetoes
-                    return _skip(action, audit, "clock", str(e), status.OK)
-                if not claim.won:  # said with -v only: a held slot is the normal case
-                    return _skip(
-                        action, audit, "ledger_held", str(claim), 0, quiet=not action.verbose
-                    )
-            if audit:
-                if catching_up and claim is not None:
-                    audit.caught_up(action.command, claim.key)
-                else:
-                    audit.decision(verdict, action.command)
-            if catching_up and events is not None:
-                events.close()  # a catch-up run is not this node's VIP's to stop
-                events = None
-            return _supervise(request, action, verdict, events, audit, claim)
-        finally:
-            if lock is not None:  # the supervisor has reaped the job's tree by now
-                lock.release()
+        return _act(request, action, outcomes, events)
+    except IfMasterError as e:  # unreadable interfaces, a failed check, a failed start
+        outcomes.failed(e.message)
+        raise
     finally:
         if events is not None:
             events.close()
 
 
-def _skip(
-    action: Action, audit: Audit | None, outcome: str, why: str, code: int, quiet: bool = False
-) -> int:
-    """A master's run that a gate stopped (stale verdict, overlap, slot held elsewhere)."""
-    if not quiet:
-        say(why)
-    if audit:
-        audit.skipped(action.command, why)
-    _record(action, outcome)
-    return code
+def _act(request: Request, action: Action, outcomes: Outcomes, events: AddressEvents | None) -> int:
+    """The gates, in order; each returns through ``outcomes`` or falls through."""
+    slot = None
+    if action.claiming is not None and action.command:
+        from .slot import Late, slot_for
+
+        try:
+            slot = slot_for(
+                action.claiming.schedule,
+                _now(),
+                skew=action.claiming.skew,
+                max_late=action.claiming.max_late,
+            )
+        except Late as e:  # cron catching up long after the slot: not its run
+            return outcomes.skipped(kinds.LATE, str(e), status.OK)
+    table, verdict = evaluate(request, full=action.explain is not None)
+    for warning in verdict.warnings:
+        say(f"warning: {warning}")
+    # Not the master: with --catch-up, the ledger may still grant an unclaimed slot.
+    catching_up = (
+        not verdict.master
+        and not verdict.conflict
+        and slot is not None
+        and action.claiming is not None
+        and action.claiming.catch_up is not None
+    )
+    if action.verbose:
+        for line in verdict.lines():
+            say(line)
+    if action.explain:
+        from .explain import render
+
+        _print(render(action.explain, request, table, verdict))
+    if verdict.conflict:
+        # Loud whatever --verbose says: two holders means one job may already run twice.
+        say(f"split brain, not running: {verdict.conflict}")
+        outcomes.checked(verdict)
+        return status.SPLIT_BRAIN
+    if not verdict.master and not catching_up:
+        outcomes.checked(verdict)
+        return _not_master(action)
+    if action.max_delay is not None:
+        # A check too (ExecCondition=): a stale "master" must not let the job start.
+        delay = _since_start()
+        if delay > action.max_delay:
+            why = (
+                f"decided {delay:.1f} s after starting, more than --max-delay "
+                f"{action.max_delay:g} s (an overloaded or frozen host): not running"
+            )
+            return outcomes.skipped(kinds.STALE, why, _not_master(action))
+    if not action.command:
+        outcomes.checked(verdict)
+        return status.OK
+    if not action.supervised:
+        from .run import exec_command
+
+        outcomes.started(verdict)
+        exec_command(action.command)
+    lock = None
+    if action.no_overlap and action.task:
+        from .task import LockBusy
+
+        # Before the ledger's claim: a slot claimed and then skipped for overlap would
+        # be a slot run nowhere.
+        try:
+            lock = _lock(action)
+        except LockBusy as e:
+            return outcomes.skipped(kinds.OVERLAP, str(e), action.overlap_exit)
+    try:
+        claim = None
+        if slot is not None:
+            from .slot import OffClock
+
+            try:
+                claim = _claim(action, slot, catching_up)
+            except OffClock as e:  # this node's clock is off: the ledger's clock vetoes
+                return outcomes.skipped(kinds.CLOCK, str(e), status.OK)
+            if not claim.won:  # said with -v only: a held slot is the normal case
+                why = str(claim)
+                return outcomes.skipped(kinds.LEDGER_HELD, why, status.OK, quiet=not action.verbose)
+        outcomes.started(verdict, claim, caught_up=catching_up)
+        # Only a run started as the VIP holder is watched: a catch-up run never held it.
+        watched = _watched(request, events) if events is not None and not catching_up else None
+        from .watch import supervise
+
+        return supervise(action, request, verdict, watched=watched, say=say, on_end=outcomes.ended)
+    finally:
+        if lock is not None:  # the supervisor has reaped the job's tree by now
+            lock.release()
 
 
-def _supervise(
-    request: Request,
-    action: Action,
-    verdict: Verdict,
-    events: AddressEvents | None,
-    audit: Audit | None,
-    claim: Claim | None,
-) -> int:
-    """Run the command as a child: until it ends, --timeout, or (--watch) the VIP goes."""
-    import time
+def _not_master(action: Action) -> int:
+    """The status of a node that does not run the command."""
+    if action.not_master_exit is not None:
+        return action.not_master_exit
+    return status.OK if action.command else status.NOT_MASTER
 
-    from .watch import supervise
+
+def _lock(action: Action) -> TaskLock:
+    """--no-overlap's lock; LockBusy when the previous run holds it."""
+    from .task import acquire
+
+    assert action.task is not None
+    try:
+        return acquire(action.task, action.lock_dir)
+    except OSError as e:
+        why = f"{e.filename}: {e.strerror}" if e.filename and e.strerror else str(e)
+        raise IfMasterError(status.FAILURE, f"--no-overlap: {why}") from None
+
+
+def _watched(request: Request, events: AddressEvents) -> Watched:
+    """--watch's seams: re-check the decision, read events, test for any copy at all."""
+    from .netlink import none_assigned
+    from .watch import Watched
 
     again = request.while_running()
-    started = time.time()
-    started_mono = time.monotonic()
-    if action.metrics_dir and action.task:
-        from .metrics import record_start
-
-        record_start(action.metrics_dir, action.task, at=started)
-
-    def on_end(wait_status: int, how: str, lost: bool) -> None:
-        """Told before supervise() returns or re-raises the command's death signal."""
-        if audit is not None:
-            audit.ended(action.command, how, lost)
-        if claim is not None and action.claiming is not None:
-            _finish(action.claiming, claim, wait_status)
-        if action.metrics_dir and action.task:
-            import os
-
-            from .metrics import record_end
-
-            signaled = os.WIFSIGNALED(wait_status)
-            record_end(
-                action.metrics_dir,
-                action.task,
-                status=None if signaled else os.WEXITSTATUS(wait_status),
-                signal=os.WTERMSIG(wait_status) if signaled else None,
-                started=started,
-                ended=time.time(),
-                duration=time.monotonic() - started_mono,
-            )
-
-    return supervise(
-        action.command,
-        first=verdict,
+    return Watched(
         check=lambda: evaluate(again)[1],
         events=events,
-        vips=frozenset(v.packed for v in request.vips),
-        keepalived=request.require_keepalived,
-        grace=action.grace,
-        timeout=action.timeout,
-        say=say,
-        on_end=on_end,
+        none_assigned=none_assigned,
+        keepalived_pids=_keepalived_pids,
     )
 
 
-def _since_start(proc: str = "/proc") -> float:
-    """Seconds since this process started, on CLOCK_BOOTTIME (frozen time counts too)."""
-    import os
-    import time
+def _keepalived_pids() -> list[int]:
+    """The live keepalived processes here; none when they cannot be told (a re-check then
+    decides, and says why)."""
+    from .keepalived import KeepalivedCheckError, keepalived_pids
 
     try:
-        with open(f"{proc}/self/stat", "rb") as f:
-            stat = f.read().decode()
-    except OSError as e:
+        return keepalived_pids()
+    except KeepalivedCheckError:
+        return []
+
+
+def _since_start() -> float:
+    """Seconds since this process started (CLOCK_BOOTTIME); 125 when /proc says nothing."""
+    from .proc import PROC, age
+
+    try:
+        return age()
+    except (OSError, ValueError, IndexError) as e:
+        why = getattr(e, "strerror", None) or e
         raise IfMasterError(
-            status.FAILURE, f"--max-delay: cannot read {proc}/self/stat: {e.strerror or e}"
+            status.FAILURE, f"--max-delay: cannot read {PROC}/self/stat: {why}"
         ) from None
-    # Field 22, starttime, in clock ticks since boot; the name (field 2) may hold spaces.
-    ticks = int(stat[stat.rindex(")") + 2 :].split()[19])
-    return time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _now() -> float:
@@ -285,14 +229,15 @@ def _now() -> float:
     return time.time()
 
 
-def _claim(action: Action, claiming: Claiming, slot: Slot, catching_up: bool) -> Claim:
+def _claim(action: Action, slot: Slot, catching_up: bool) -> Claim:
     """--ledger: claim the slot (after --catch-up's wait when not the master)."""
     import os
     import time
 
     from .ledger import LedgerError
 
-    assert action.task is not None  # the CLI requires it with --ledger
+    claiming = action.claiming
+    assert claiming is not None and action.task is not None  # the CLI requires the task
     if catching_up and claiming.catch_up is not None:
         from .slot import catch_up_due
 
@@ -318,24 +263,6 @@ def _claim(action: Action, claiming: Claiming, slot: Slot, catching_up: bool) ->
         raise IfMasterError(
             status.FAILURE, text if text.startswith("ledger") else f"ledger: {text}"
         ) from None
-
-
-def _finish(claiming: Claiming, claim: Claim, wait_status: int) -> None:
-    """Record the run's end in its slot's key; a failure there only warns."""
-    import os
-
-    from .ledger import LedgerError
-
-    code = (
-        128 + os.WTERMSIG(wait_status)
-        if os.WIFSIGNALED(wait_status)
-        else os.WEXITSTATUS(wait_status)
-    )
-    try:
-        if not claiming.ledger.finish(claim, end=_now(), status=code):
-            say(f"warning: {claim.key} was deleted or claimed anew: its end is not recorded")
-    except LedgerError as e:
-        say(f"warning: ledger: cannot record the end in {claim.key}: {e}")
 
 
 def _print(text: str) -> None:

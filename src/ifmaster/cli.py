@@ -15,17 +15,12 @@ from typing import Any
 
 import click
 
-from . import __version__
+from . import __version__, limits
 from .act import act
 from .errors import IfMasterError, report
 from .exitcodes import ExitCode
 from .model import Action, Claiming, Request
 from .vip import ENV_VIP, MAX_IFNAME, Vip, VipError, could_name_device, parse_vip, vips_from_env
-
-#: Upper bounds of the time options, in seconds: a day to hold, an hour to stop.
-MAX_MIN_HOLD = 86400.0
-MAX_GRACE = 3600.0
-MAX_TIMEOUT = 31 * 86400.0
 
 EPILOG = f"""\b
 Examples:
@@ -72,8 +67,9 @@ class Seconds(click.ParamType):  # type: ignore[type-arg]
 
     name = "seconds"
 
-    def __init__(self, maximum: float, positive: bool = False) -> None:
+    def __init__(self, maximum: float, positive: bool = False, minimum: float = 0.0) -> None:
         self.maximum = maximum
+        self.minimum = minimum
         self.positive = positive  # 0 excluded
 
     def convert(
@@ -87,10 +83,10 @@ class Seconds(click.ParamType):  # type: ignore[type-arg]
             self.fail(f"{value!r} is not a number of seconds", param, ctx)
         if (
             not math.isfinite(number)
-            or not 0 <= number <= self.maximum
+            or not self.minimum <= number <= self.maximum
             or (self.positive and number == 0)
         ):
-            low = "more than 0" if self.positive else "0"
+            low = "more than 0" if self.positive else f"{self.minimum:g}"
             self.fail(
                 f"{value!r} is not a number of seconds from {low} to {self.maximum:g}", param, ctx
             )
@@ -195,7 +191,7 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
 )
 @click.option(
     "--min-hold",
-    type=Seconds(MAX_MIN_HOLD),
+    type=Seconds(limits.MAX_MIN_HOLD),
     metavar="SECONDS",
     help="Count a VIP only once this host has held it for SECONDS (the address's age, "
     "from the kernel): around a failover a skipped run is preferred to a double run. "
@@ -211,21 +207,21 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
 )
 @click.option(
     "--grace",
-    type=Seconds(MAX_GRACE),
+    type=Seconds(limits.MAX_GRACE),
     metavar="SECONDS",
     help="With --watch or --timeout: seconds between SIGTERM and SIGKILL when stopping the "
     "command, 0 to 3600 [default: 5].",
 )
 @click.option(
     "--timeout",
-    type=Seconds(MAX_TIMEOUT, positive=True),
+    type=Seconds(limits.MAX_TIMEOUT, positive=True),
     metavar="SECONDS",
     help="Supervise the command and stop its whole tree after SECONDS (SIGTERM, SIGKILL "
     f"after --grace); exit {ExitCode.TIMEOUT} like coreutils timeout. Up to 31 days.",
 )
 @click.option(
     "--max-delay",
-    type=Seconds(3600.0, positive=True),
+    type=Seconds(limits.MAX_MAX_DELAY, positive=True),
     metavar="SECONDS",
     help="Run nothing if the decision came more than SECONDS after if-master started (an "
     "overloaded or frozen host: the VIP may have moved since). Exit as when not master.",
@@ -257,7 +253,7 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
     "--lock-dir",
     envvar="IF_MASTER_LOCK_DIR",
     type=AbsoluteDir(),
-    default="/run/lock/if-master",
+    default=limits.DEFAULT_LOCK_DIR,
     show_default=True,
     metavar="DIR",
     help="Where --no-overlap keeps TASK.lock (created 0755; also IF_MASTER_LOCK_DIR).",
@@ -285,22 +281,23 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
 @click.option("--every", metavar="DURATION", help="With --ledger: 30s, 5m, 1h, 1d, 1h30m...")
 @click.option(
     "--max-late",
-    type=Seconds(31622400.0),
-    default=60.0,
+    type=Seconds(limits.MAX_PERIOD),
+    default=limits.DEFAULT_MAX_LATE,
     show_default=True,
     metavar="SECONDS",
     help="With --ledger: a run starting this long after its slot is not its run (nothing runs).",
 )
 @click.option(
     "--skew",
-    type=Seconds(29.0),
+    type=Seconds(limits.MAX_SKEW),
     metavar="SECONDS",
-    help="With --ledger: clock skew tolerated at a slot boundary (default 2 s, less for "
+    help=f"With --ledger: clock skew tolerated at a slot boundary (default "
+    f"{limits.DEFAULT_SKEW:g} s, less for "
     "periods under 8 s).",
 )
 @click.option(
     "--catch-up",
-    type=Seconds(31622400.0, positive=True),
+    type=Seconds(limits.MAX_PERIOD, positive=True),
     metavar="SECONDS",
     help="With --ledger: a node that is not the master claims a slot still unclaimed this "
     "long after its time (at most --max-late); that run is not stopped by --watch or "
@@ -308,8 +305,8 @@ class TaskName(click.ParamType):  # type: ignore[type-arg]
 )
 @click.option(
     "--ledger-timeout",
-    type=Seconds(60.0, positive=True),
-    default=2.0,
+    type=Seconds(limits.MAX_LEDGER_TIMEOUT, minimum=limits.MIN_LEDGER_TIMEOUT),
+    default=limits.DEFAULT_LEDGER_TIMEOUT,
     show_default=True,
     metavar="SECONDS",
     help="With --ledger: the deadline for all endpoints together.",
@@ -461,7 +458,7 @@ def _command(
         verbose=verbose,
         syslog=syslog,
         watch=watch,
-        grace=5.0 if grace is None else grace,
+        grace=limits.DEFAULT_GRACE if grace is None else grace,
         explain=("json" if as_json else "text") if explain or as_json else None,
         timeout=timeout,
         max_delay=max_delay,

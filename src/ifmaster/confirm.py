@@ -8,7 +8,7 @@ Each returns a new Verdict carrying its finding, so every rendering shows it.
 
 from __future__ import annotations
 
-from . import status
+from . import kinds, status
 from .errors import IfMasterError
 from .model import Request, Verdict
 
@@ -34,7 +34,8 @@ def _keepalived(verdict: Verdict) -> Verdict:
     if not pids:
         return verdict.replace(
             findings=[
-                f.refused(STALE, "keepalived_down") if f.counted else f for f in verdict.findings
+                f.refused(STALE, kinds.KEEPALIVED_DOWN) if f.counted else f
+                for f in verdict.findings
             ]
         )
     note = f"keepalived is running here (PID {', '.join(map(str, pids))})"

@@ -7,6 +7,7 @@ it counts and why not, so every mode renders the very decision that was acted on
 
 from __future__ import annotations
 
+from . import kinds
 from .model import IFA_F_DADFAILED, IFA_F_TENTATIVE, Address, Finding, Interface, Request, Verdict
 
 UNKNOWN_AGE = "address age unknown (--min-hold)"
@@ -58,16 +59,16 @@ def why_not_counted(
     request: Request, iface: Interface, vip: Vip, address: Address, age: float | None
 ) -> tuple[str | None, str | None]:
     """Why this copy of the VIP does not count (None if it does), and the reason's kind
-    for metrics: "too_young" when --min-hold is what said no, else None."""
+    for metrics: kinds.TOO_YOUNG when --min-hold is what said no, else None."""
     if vip.scope and vip.scope != iface.name:
         return f"the VIP is scoped to {vip.scope}", None
     why = interface_excluded(request, iface, address.label) or address_excluded(address)
     if why or request.min_hold is None:
         return why, None
     if age is None:
-        return UNKNOWN_AGE, "too_young"
+        return UNKNOWN_AGE, kinds.TOO_YOUNG
     if age < request.min_hold:
-        return f"held for {age:.1f} s, less than --min-hold {request.min_hold:g} s", "too_young"
+        return f"held for {age:.1f} s, less than --min-hold {request.min_hold:g} s", kinds.TOO_YOUNG
     return None, None
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 
+from .proc import stat_fields
+
 PROC = "/proc"
 NAME = b"keepalived"
 # Zombie, dead, stopped, traced-stopped: none of them sends VRRP adverts, so the peer takes
@@ -26,8 +28,7 @@ class KeepalivedCheckError(Exception):
 
 def process_state(stat: str) -> str:
     """The state letter in the text of /proc/PID/stat (after the parenthesised name)."""
-    # The name may itself hold ") " or spaces, so look after the last ')'.
-    return stat[stat.rindex(")") + 2]
+    return stat_fields(stat)[0]
 
 
 def is_live_keepalived(comm: bytes, stat: str) -> bool:

@@ -21,27 +21,17 @@ from __future__ import annotations
 
 import os
 
-#: What the last check found. ``master``: this node acts as master (the job runs);
-#: ``overlap``: master, but the previous run still holds the --no-overlap lock. The others
-#: say why this node is not the master.
-OUTCOMES = (
-    "master",
-    "not_held",
-    "too_young",
-    "keepalived_down",
-    "split_brain",
-    "overlap",
-    "stale",  # --max-delay: the decision came too long after if-master started
-    "late",  # --ledger: started after --max-late, not its slot's run
-    "clock",  # --ledger: this node's clock is off: too early or late by the ledger's
-    "ledger_held",  # --ledger: another node claimed the slot
-    "error",
-)
+from . import kinds
+
+#: What the last check found (kinds.py names each). ``master``: this node acts as master
+#: (the job runs); ``overlap``: master, but the previous run still holds the --no-overlap
+#: lock. The others say why this node is not the master, or did not run the task.
+OUTCOMES = kinds.ALL
 #: Why a run was skipped: every outcome but ``master``.
-SKIP_REASONS = tuple(o for o in OUTCOMES if o != "master")
+SKIP_REASONS = tuple(o for o in OUTCOMES if o != kinds.MASTER)
 #: How a run ended: exit status 0, any other status, or killed by a signal.
 RESULTS = ("success", "failure", "signal")
-_MASTER_OUTCOMES = ("master", "overlap")
+_MASTER_OUTCOMES = kinds.AS_MASTER
 
 #: name -> (type, help). The order is the file's order.
 METRICS: dict[str, tuple[str, str]] = {
@@ -174,7 +164,7 @@ def record_check(metrics_dir: str, task: str, outcome: str, *, at: float) -> boo
 
 def record_start(metrics_dir: str, task: str, *, at: float) -> bool:
     """The check that found this node the master and the start of the run: one write."""
-    return record(metrics_dir, task, TaskEvent(outcome="master", checked_at=at, started_at=at))
+    return record(metrics_dir, task, TaskEvent(outcome=kinds.MASTER, checked_at=at, started_at=at))
 
 
 def record_end(

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from _socket import inet_ntop
 
+from . import kinds, limits
+
 TYPE_CHECKING = False  # typing is not imported on the hot path
 if TYPE_CHECKING:
     from .ledger import Ledger
@@ -95,13 +97,13 @@ class Action:
         verbose: bool = False,
         syslog: bool = False,
         watch: bool = False,
-        grace: float = 5.0,
+        grace: float = limits.DEFAULT_GRACE,
         explain: str | None = None,
         timeout: float | None = None,
         task: str | None = None,
         no_overlap: bool = False,
         overlap_exit: int = 0,
-        lock_dir: str = "/run/lock/if-master",
+        lock_dir: str = limits.DEFAULT_LOCK_DIR,
         metrics_dir: str | None = None,
         claiming: Claiming | None = None,
         max_delay: float | None = None,
@@ -237,7 +239,7 @@ class Finding:
         self.label = label
         self.why_not = why_not  # None: this copy counts
         self.counted = why_not is None
-        # Why not, as a word for metrics: "too_young" (--min-hold), "keepalived_down", or
+        # Why not, as a word for metrics: kinds.TOO_YOUNG (--min-hold), KEEPALIVED_DOWN, or
         # None for the rest (the VIP is not held here in a way that counts).
         self.kind = kind
         self.age = age  # known only with --min-hold
@@ -309,14 +311,14 @@ class Verdict:
         """The verdict as one word, for metrics: master, split_brain, keepalived_down,
         too_young or not_held."""
         if self.conflict:
-            return "split_brain"
+            return kinds.SPLIT_BRAIN
         if self.master:
-            return "master"
-        kinds = {f.kind for f in self.findings}
-        for kind in ("keepalived_down", "too_young"):
-            if kind in kinds:
+            return kinds.MASTER
+        found = {f.kind for f in self.findings}
+        for kind in (kinds.KEEPALIVED_DOWN, kinds.TOO_YOUNG):
+            if kind in found:
                 return kind
-        return "not_held"
+        return kinds.NOT_HELD
 
     def replace(
         self,

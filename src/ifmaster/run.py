@@ -62,7 +62,6 @@ else:
 PROC_ENVIRON = "/proc/self/environ"
 #: The values PEP 538 coercion writes into LC_CTYPE (Python/pylifecycle.c, _TARGET_LOCALES).
 COERCED = frozenset(("C.UTF-8", "C.utf8", "UTF-8"))
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _SIGKILL = 9
 _SIGTTOU = 22
 
@@ -93,12 +92,9 @@ def start_child(argv: list[str], *, terminal: int | None = None) -> int:
     """
     _check_name(argv)
     prepare_environment()
-    import ctypes  # only --watch gets here: ctypes costs ~2 ms to import
+    from .proc import PR_SET_PDEATHSIG, prctl_function
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    prctl = libc.prctl
-    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
-    prctl.restype = ctypes.c_int
+    prctl = prctl_function()  # before the fork: the child may import nothing
     parent = os.getpid()
     rfd, wfd = os.pipe2(os.O_CLOEXEC)
     # fork + exec, not posix_spawn: glibc's posix_spawn leaves its internal signals 32 and 33
@@ -108,7 +104,7 @@ def start_child(argv: list[str], *, terminal: int | None = None) -> int:
         code = 0
         try:
             os.close(rfd)
-            _child_setup(prctl, parent, terminal)
+            _child_setup(lambda: prctl(PR_SET_PDEATHSIG, _SIGKILL, 0, 0, 0), parent, terminal)
             os.execvp(argv[0], argv)
         except OSError as exc:
             code = exc.errno or 0
@@ -132,12 +128,12 @@ def start_child(argv: list[str], *, terminal: int | None = None) -> int:
     return pid
 
 
-def _child_setup(prctl: Callable[..., int], parent: int, terminal: int | None) -> None:
+def _child_setup(die_with_parent: Callable[[], int], parent: int, terminal: int | None) -> None:
     """In the forked child, before exec. Raises OSError if a step fails."""
     set_wakeup_fd(-1)  # a signal here must not look like one sent to the supervisor
     os.setpgid(0, 0)
     _reset_signals()
-    if prctl(_PR_SET_PDEATHSIG, _SIGKILL, 0, 0, 0) != 0:
+    if die_with_parent() != 0:
         raise OSError(0, "prctl(PR_SET_PDEATHSIG) failed")
     # The supervisor may have died before the line above: then we were already reparented
     # and no death signal will ever come.

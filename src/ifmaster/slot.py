@@ -33,18 +33,16 @@ from __future__ import annotations
 import math
 from datetime import datetime, timezone, tzinfo
 
+# DEFAULT_SKEW: seconds a run may start before its scheduled time and still belong to it;
+# MAX_SKEW: cron's minimum gap is 60 s, and 2 * skew must be shorter; DEFAULT_MAX_LATE:
+# seconds after its slot a run may start and still be that slot's run; MAX_PERIOD: the
+# longest --every, --max-late and --catch-up (anything longer is a typo).
+from .limits import DEFAULT_MAX_LATE, DEFAULT_SKEW, MAX_PERIOD, MAX_SKEW
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .ledger.records import ServerTime
 
-#: Seconds a run may start before its scheduled time and still belong to it.
-DEFAULT_SKEW = 2.0
-#: The largest ``--skew``: cron's minimum gap is 60 s, and 2 * skew must be shorter.
-MAX_SKEW = 29.0
-#: Seconds after its slot's time a run may start and still be that slot's run.
-DEFAULT_MAX_LATE = 60.0
-#: Longest accepted --every period and --max-late: a year (anything longer is a typo).
-MAX_PERIOD = 366 * 86400
 MAX_CRON_LEN = 200
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

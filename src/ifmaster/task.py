@@ -44,14 +44,14 @@ from __future__ import annotations
 import os
 
 #: Where ``--no-overlap`` keeps its lock files unless told otherwise.
-DEFAULT_LOCK_DIR = "/run/lock/if-master"
+from .limits import DEFAULT_LOCK_DIR
+
 #: The status of a run skipped because the previous one still holds the lock. Like any
 #: other skip under cron it is 0 by default (cron mails on output, not status).
 DEFAULT_OVERLAP_STATUS = 0
 
 MAX_TASK_LEN = 200
 _TASK_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def validate_task(name: str | bytes) -> str:
@@ -178,20 +178,3 @@ def _read_holder(fd: int) -> int | None:
             return int(text)
         time.sleep(0.005)
     return None
-
-
-def set_pdeathsig(sig: int, parent: int) -> None:
-    """In a freshly forked child: have the kernel send ``sig`` when our parent dies.
-
-    ``parent`` is the supervisor's PID, taken *before* the fork. Call between fork and exec
-    (the setting survives exec of a non-setuid program). If the parent died before the
-    call, the signal would never come: exit at once (status 1) instead of running the job.
-    """
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(sig), 0, 0, 0) != 0:
-        code = ctypes.get_errno()
-        raise OSError(code, f"prctl(PR_SET_PDEATHSIG): {os.strerror(code)}")
-    if os.getppid() != parent:
-        os._exit(1)

@@ -14,8 +14,7 @@ from ifmaster.exitcodes import ExitCode
 from ifmaster.main import main
 from ifmaster.model import Interface
 from ifmaster.run import exec_command
-from tests.conftest import Executed
-from tests.fakes import iface
+from tests.support.fakes import Executed, iface
 
 pytestmark = pytest.mark.usefixtures("no_exec")
 

@@ -8,7 +8,7 @@ import pytest
 
 from ifmaster.main import main
 from ifmaster.model import IFA_F_TENTATIVE, Interface
-from tests.fakes import addr, iface
+from tests.support.fakes import addr, iface
 
 pytestmark = pytest.mark.usefixtures("no_exec")
 

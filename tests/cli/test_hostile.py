@@ -15,13 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ifmaster import act, interfaces, run
+from ifmaster import act, interfaces, proc, run
 from ifmaster.decide import decide
 from ifmaster.main import main
 from ifmaster.model import Interface, Request
 from ifmaster.vip import parse_vip
-from tests.conftest import Executed
-from tests.fakes import addr, iface
+from tests.support.fakes import Executed, addr, iface
 
 pytestmark = pytest.mark.usefixtures("no_exec")
 
@@ -241,7 +240,7 @@ def test_since_start_reads_the_start_from_proc(tmp_path: object) -> None:
     ticks = int((boot - 3.0) * os.sysconf("SC_CLK_TCK"))
     fields = ["S"] + ["0"] * 18 + [str(ticks)] + ["0"] * 30
     (root / "self" / "stat").write_text(f"42 (a name) with) {' '.join(fields)}\n")
-    assert 2.9 < act._since_start(str(root)) < 4.0
+    assert 2.9 < proc.age(str(root)) < 4.0
 
 
 @pytest.mark.parametrize("mode", [[], ["--explain"]])

@@ -12,7 +12,7 @@ from ifmaster import cli
 from ifmaster.decide import decide
 from ifmaster.model import Action, Request
 from ifmaster.preparse import CLICK_ENV_PREFIXES, preparse
-from tests.fakes import addr, iface
+from tests.support.fakes import addr, iface
 
 WORDS = [
     "--vip", "--vip=10.0.0.1", "--vip=", "--vip=fd00::1/64", "10.0.0.1", "10.0.0.10",

@@ -12,8 +12,7 @@ import pytest
 from ifmaster.main import main
 from ifmaster.model import Interface
 from ifmaster.run import exec_command as real_exec
-from tests.conftest import Executed
-from tests.fakes import iface
+from tests.support.fakes import Executed, iface
 
 pytestmark = pytest.mark.usefixtures("no_exec")
 

@@ -1,8 +1,9 @@
 """Cluster fixtures: keepalived labs that always go away, logs shown when a test fails.
 
-``make_lab(size, ...)`` builds a lab (see ``lab.py``), starts keepalived on every node and waits
-for the election to settle on a single VIP holder. Teardown kills every keepalived before the
-namespaces are deleted, also after a failure or Ctrl-C (pytest runs finalizers then too).
+``make_lab(size, ...)`` builds a lab (see ``tests/support/lab.py``), starts keepalived on every
+node and waits for the election to settle on a single VIP holder. Teardown kills every
+keepalived before the namespaces are deleted, also after a failure or Ctrl-C (pytest runs
+finalizers then too).
 """
 
 from __future__ import annotations
@@ -13,17 +14,14 @@ from typing import Any
 
 import pytest
 
-from tests.cluster.lab import Lab, require_keepalived
-from tests.netnslib import NetnsFactory
+from tests.support.lab import Figure, Lab, MakeLab, require_keepalived
+from tests.support.netnslib import NetnsFactory
 
 _LABS = pytest.StashKey[list[Lab]]()
 _FIGURES = pytest.StashKey[list[str]]()
 
 #: Generous bound for the first election: Master_Down_Interval is about 3.6 s at advert_int 1.
 ELECTION_TIMEOUT = 10.0
-
-MakeLab = Callable[..., Lab]
-Figure = Callable[[str, float], None]
 
 
 @pytest.fixture

@@ -28,8 +28,8 @@ from typing import Any
 
 import pytest
 
-from tests.cluster.lab import require_keepalived
-from tests.etcdlib import require_etcd
+from tests.support.etcdlib import require_etcd
+from tests.support.lab import require_keepalived
 
 pytestmark = [pytest.mark.chaos, pytest.mark.cluster, pytest.mark.etcd, pytest.mark.slow]
 

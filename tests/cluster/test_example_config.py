@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.conftest import MakeLab
-from tests.cluster.lab import Lab, Node, assert_ticks
+from tests.support.lab import Lab, MakeLab, Node, assert_ticks
 
 pytestmark = pytest.mark.cluster
 

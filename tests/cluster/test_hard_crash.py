@@ -14,8 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.conftest import Figure, MakeLab
-from tests.cluster.lab import ADVERT_INT, assert_ticks, first_time, master_down_interval
+from tests.support.lab import (
+    ADVERT_INT,
+    Figure,
+    MakeLab,
+    assert_ticks,
+    first_time,
+    master_down_interval,
+)
 
 pytestmark = pytest.mark.cluster
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.cluster.lab import Lab, require_keepalived
-from tests.netnslib import NetnsFactory, run
+from tests.support.lab import Lab, require_keepalived
+from tests.support.netnslib import NetnsFactory, run
 
 pytestmark = pytest.mark.cluster
 

@@ -16,9 +16,8 @@ from pathlib import Path
 import pytest
 
 from ifmaster.interfaces import STAMP_LAG
-from tests.cluster.conftest import Figure, MakeLab
-from tests.cluster.lab import Lab, Node, assert_ticks, ticklog_lines
-from tests.netnslib import IF_MASTER
+from tests.support.lab import Figure, Lab, MakeLab, Node, assert_ticks, ticklog_lines
+from tests.support.netnslib import IF_MASTER
 
 pytestmark = pytest.mark.cluster
 

@@ -17,8 +17,8 @@ from types import ModuleType
 
 import pytest
 
-from tests.cluster.conftest import MakeLab
-from tests.netnslib import IF_MASTER, require
+from tests.support.lab import MakeLab
+from tests.support.netnslib import IF_MASTER, require
 
 pytestmark = pytest.mark.cluster
 

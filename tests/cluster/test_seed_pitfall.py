@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.conftest import MakeLab
-from tests.cluster.lab import assert_ticks, ticklog_lines
+from tests.support.lab import MakeLab, assert_ticks, ticklog_lines
 
 pytestmark = pytest.mark.cluster
 

@@ -32,10 +32,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.conftest import Figure, MakeLab
-from tests.cluster.lab import (
+from tests.support.lab import (
     ADVERT_INT,
+    Figure,
     Lab,
+    MakeLab,
     Node,
     assert_ticks,
     first_time,

@@ -23,16 +23,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.conftest import Figure, MakeLab
-from tests.cluster.lab import (
-    ADVERT_INT,
-    Lab,
-    Node,
-    assert_ticks,
-    master_down_interval,
-    tick,
-    ticklog_lines,
-)
 from tests.cluster.test_split_brain import (
     SLACK,
     SPLIT_BRAIN,
@@ -42,7 +32,18 @@ from tests.cluster.test_split_brain import (
     other,
     wait_both_hold,
 )
-from tests.netnslib import unique_name
+from tests.support.lab import (
+    ADVERT_INT,
+    Figure,
+    Lab,
+    MakeLab,
+    Node,
+    assert_ticks,
+    master_down_interval,
+    tick,
+    ticklog_lines,
+)
+from tests.support.netnslib import unique_name
 
 pytestmark = pytest.mark.cluster
 

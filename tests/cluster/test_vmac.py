@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.conftest import MakeLab
-from tests.cluster.lab import assert_ticks
+from tests.support.lab import MakeLab, assert_ticks
 
 pytestmark = pytest.mark.cluster
 

@@ -4,20 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.netnslib import Netns, NetnsFactory, veth
+from tests.support.netnslib import NetnsFactory, Node, veth
 
 pytestmark = pytest.mark.netns
-
-
-class Node:
-    """The namespace under test: ``eth0`` (10.50.0.10/24, fd00:50::10/64) wired to a peer."""
-
-    def __init__(self, ns: Netns, peer: Netns) -> None:
-        self.ns = ns
-        self.peer = peer
-
-    def add(self, address: str, dev: str = "eth0", *extra: str) -> None:
-        self.ns.ip("addr", "add", address, "dev", dev, *extra)
 
 
 @pytest.fixture

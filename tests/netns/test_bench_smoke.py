@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.netnslib import require_root_netns
+from tests.support.netnslib import require_root_netns
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
 

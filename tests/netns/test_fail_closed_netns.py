@@ -13,14 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.netns.conftest import Node
-from tests.netnslib import IF_MASTER
+from tests.support.netnslib import IF_MASTER, Node
 
 pytestmark = pytest.mark.netns
 
 MASTER = "10.50.0.10"  # the node's own address: held on an up interface
 OTHER = "10.50.0.99"
-ADD_LABEL = Path(__file__).with_name("add_label.py")
+ADD_LABEL = Path(__file__).resolve().parents[1] / "support" / "add_label.py"
 
 
 def sh(node: Node, script: str) -> int:

@@ -13,8 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.netns.conftest import Node
-from tests.netnslib import IF_MASTER
+from tests.support.netnslib import IF_MASTER, Node
 
 pytestmark = pytest.mark.netns
 

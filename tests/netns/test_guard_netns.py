@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.netns.conftest import Node
-from tests.netnslib import IF_MASTER
+from tests.support.netnslib import IF_MASTER, Node
 
 pytestmark = pytest.mark.netns
 

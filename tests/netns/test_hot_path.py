@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.netns.conftest import Node
-from tests.netnslib import IF_MASTER, require
+from tests.support.netnslib import IF_MASTER, Node, require
 
 pytestmark = pytest.mark.netns
 

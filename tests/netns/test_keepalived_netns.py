@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import ifmaster
-from tests.netnslib import IF_MASTER, Netns, NetnsFactory, require, unique_name, veth
+from tests.support.netnslib import IF_MASTER, Netns, NetnsFactory, require, unique_name, veth
 
 pytestmark = pytest.mark.netns
 

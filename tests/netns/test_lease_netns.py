@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from ifmaster.interfaces import STAMP_LAG
-from tests.netns.conftest import Node
-from tests.netnslib import IF_MASTER
+from tests.support.netnslib import IF_MASTER, Node
 
 pytestmark = pytest.mark.netns
 

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from tests.netnslib import NetnsFactory, require_root_netns
+from tests.support.netnslib import NetnsFactory, require_root_netns
 
 pytestmark = pytest.mark.netns
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.netnslib import IF_MASTER, Netns, NetnsFactory, unique_name, veth
+from tests.support.netnslib import IF_MASTER, Netns, NetnsFactory, unique_name, veth
 
 pytestmark = pytest.mark.netns
 

@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from tests.netnslib import IF_MASTER, Netns, NetnsFactory, run, veth
+from tests.support.netnslib import IF_MASTER, Netns, NetnsFactory, run, veth
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
 

@@ -1,7 +1,7 @@
 """supervise() and the netlink module against a real kernel, inside throw-away namespaces.
 
-supervise() is driven by watch_driver.py (run in the namespace with ``ip netns exec``, which
-execs, so the Popen pid is the supervisor itself) until the CLI wires it up.
+supervise() is driven by tests/support/watch_driver.py (run in the namespace with ``ip netns
+exec``, which execs, so the Popen pid is the supervisor itself) until the CLI wires it up.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.netnslib import Netns, NetnsFactory, unique_name
+from tests.support.netnslib import Netns, NetnsFactory, unique_name
 
 pytestmark = pytest.mark.netns
 
-DRIVER = str(Path(__file__).with_name("watch_driver.py"))
+DRIVER = str(Path(__file__).resolve().parents[1] / "support" / "watch_driver.py")
 VIP = "10.0.0.100"
 
 

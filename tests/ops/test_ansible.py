@@ -14,7 +14,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tests.ops.opslib import (
+from tests.support.opslib import (
     ANSIBLE_PLAYBOOK,
     EXAMPLES,
     PLAYBOOK,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.netnslib import IF_MASTER
+from tests.support.netnslib import IF_MASTER
 
 
 def complete_env(**extra: str) -> dict[str, str]:

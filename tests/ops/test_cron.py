@@ -30,8 +30,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.netnslib import IF_MASTER, Netns, NetnsFactory, veth
-from tests.ops.opslib import EXAMPLES, INSTALLED, ansible_playbook, require_tool
+from tests.support.netnslib import IF_MASTER, Netns, NetnsFactory, veth
+from tests.support.opslib import EXAMPLES, INSTALLED, ansible_playbook, require_tool
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
 

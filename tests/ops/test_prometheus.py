@@ -20,8 +20,8 @@ from types import ModuleType
 import pytest
 
 from ifmaster import metrics
-from tests.netnslib import NetnsFactory, netns_factory_fixture
-from tests.ops.opslib import EXAMPLES, ROOT, require_tool
+from tests.support.netnslib import NetnsFactory, netns_factory_fixture
+from tests.support.opslib import EXAMPLES, ROOT, require_tool
 
 PROM = EXAMPLES / "prometheus"
 RULES = PROM / "if-master.rules.yml"

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.netnslib import IF_MASTER, NetnsFactory, veth
-from tests.ops.opslib import EXAMPLES, INSTALLED, ROOT, require_tool
+from tests.support.netnslib import IF_MASTER, NetnsFactory, veth
+from tests.support.opslib import EXAMPLES, INSTALLED, ROOT, require_tool
 
 UNITS = sorted((EXAMPLES / "systemd").iterdir())
 STAND_INS = ("backup.sh", "long-job.sh")

@@ -1,6 +1,6 @@
 """The systemd examples under a live systemd: PID 1 of its own namespaces, one per node.
 
-Each node is a ``tests.ops.systemdlib`` container in a network namespace of its own; the
+Each node is a ``tests.support.systemdlib`` container in a network namespace of its own; the
 master's namespace holds the VIP. The units are the examples as shipped, with only the paths
 (the installed console script under test; stand-ins for ``/usr/local/bin/*.sh``, which log to
 the node's directory) and the schedule (every 3 s instead of 02:00, ``AccuracySec=`` 10 ms
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.netnslib import IF_MASTER, Netns, NetnsFactory, veth
-from tests.ops.opslib import EXAMPLES, INSTALLED
-from tests.ops.systemdlib import DIST_UNITS, Container, live_systemd, require_live_systemd
+from tests.support.netnslib import IF_MASTER, Netns, NetnsFactory, veth
+from tests.support.opslib import EXAMPLES, INSTALLED
+from tests.support.systemdlib import DIST_UNITS, Container, live_systemd, require_live_systemd
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
 
@@ -443,7 +443,7 @@ def test_keepalived_failover_moves_the_timer_runs(
 
     The next firings run on the new master only, and no firing runs on both nodes.
     """
-    from tests.cluster.lab import Lab, require_keepalived
+    from tests.support.lab import Lab, require_keepalived
 
     require_keepalived()
     lab = Lab(netns_factory, tmp_path, 2)

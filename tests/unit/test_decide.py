@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from ifmaster.decide import decide
 from ifmaster.model import IFA_F_DADFAILED, IFA_F_TENTATIVE, Request, Verdict
 from ifmaster.vip import parse_vip
-from tests.fakes import addr, iface
+from tests.support.fakes import addr, iface
 
 
 def req(*vips: str, interfaces: tuple[str, ...] = (), include_loopback: bool = False) -> Request:

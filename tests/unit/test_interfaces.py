@@ -16,7 +16,7 @@ from ifmaster import netlink as nl
 from ifmaster.decide import decide
 from ifmaster.model import IFA_F_DADFAILED, IFA_F_TENTATIVE, Request
 from ifmaster.vip import parse_vip
-from tests.nlbytes import datagrams, done, error, ipv4, ipv6, newlink
+from tests.support.nlbytes import datagrams, done, error, ipv4, ipv6, newlink
 
 linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="rtnetlink is Linux's")
 

@@ -397,7 +397,7 @@ def test_an_encrypted_key_is_refused_without_asking(tmp_path: Path) -> None:
     import shutil
     import subprocess
 
-    from tests.netnslib import require
+    from tests.support.netnslib import require
 
     require(shutil.which("openssl") is not None, "openssl is not installed")
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from ifmaster import netlink as nl
 from ifmaster.netlink import AddrInfo, age_seconds, parse_messages
-from tests.nlbytes import done, error, newaddr, nlmsg, rtattr
+from tests.support.nlbytes import done, error, newaddr, nlmsg, rtattr
 
 # A real RTM_GETADDR dump (Linux 6.18), captured in a namespace set up with:
 #   ip link set lo up; ip link add v0 type veth peer name v1; ip link set v0 up

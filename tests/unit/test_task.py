@@ -97,13 +97,10 @@ def test_the_job_does_not_inherit_the_lock(tmp_path: Path) -> None:
 
 SUPERVISOR = """
 import os, signal, sys, time
-from ifmaster.task import acquire, set_pdeathsig
+from ifmaster.run import start_child
+from ifmaster.task import acquire
 held = acquire("backup", sys.argv[1])
-me = os.getpid()
-pid = os.fork()
-if pid == 0:
-    set_pdeathsig(signal.SIGKILL, me)
-    os.execvp("sleep", ["sleep", "60"])
+pid = start_child(["sleep", "60"])  # the supervisor's own start: PR_SET_PDEATHSIG(SIGKILL)
 print(pid, flush=True)
 time.sleep(60)
 """
@@ -152,14 +149,16 @@ def test_sigkilled_supervisor_frees_the_lock_and_takes_its_child(tmp_path: Path)
 ORPHAN = """
 import os, signal, sys, time
 from pathlib import Path
-from ifmaster.task import set_pdeathsig
+from ifmaster.proc import PR_SET_PDEATHSIG, prctl_function
+from ifmaster.run import _child_setup
 marks = Path(sys.argv[1])
 me = os.getpid()
+prctl = prctl_function()
 if os.fork() == 0:
     while os.getppid() == me:  # wait until the parent is gone
         time.sleep(0.005)
     (marks / "before").write_text(str(os.getpid()))
-    set_pdeathsig(signal.SIGKILL, me)
+    _child_setup(lambda: prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), me, None)
     (marks / "after").write_text("the job would have run with no one to kill it")
     os._exit(0)
 """

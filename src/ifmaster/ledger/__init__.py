@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .etcd import DEFAULT_DEADLINE, MAX_DEADLINE, MIN_DEADLINE, EtcdLedger
+from ..limits import DEFAULT_LEDGER_TIMEOUT as DEFAULT_DEADLINE
+from .etcd import EtcdLedger
 from .records import Claim, LedgerError, Record, ServerTime, validate_node
 from .url import LedgerUrl, parse_url
 
@@ -36,8 +37,6 @@ def open_ledger(url: str | None, **options: Any) -> EtcdLedger | None:
 
 __all__ = [
     "DEFAULT_DEADLINE",
-    "MAX_DEADLINE",
-    "MIN_DEADLINE",
     "Claim",
     "EtcdLedger",
     "Ledger",

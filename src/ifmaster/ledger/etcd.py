@@ -24,6 +24,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from ..limits import DEFAULT_LEDGER_TIMEOUT, MAX_LEDGER_TIMEOUT, MIN_LEDGER_TIMEOUT
 from ..slot import check_seconds, parse_iso
 from ..task import validate_task
 from .records import Claim, LedgerError, Record, ServerTime, bounded, iso_ms, validate_node
@@ -31,10 +32,6 @@ from .secret import ENV_PASSWORD, ENV_URL, ENV_USER, check_secret, read_secret, 
 from .url import LedgerUrl, parse_url
 from .wire import DeadlineSocket, Encrypted, no_passphrase, offset, server_time
 
-#: Seconds one ledger operation may take, all endpoints together.
-DEFAULT_DEADLINE = 2.0
-MIN_DEADLINE = 0.05
-MAX_DEADLINE = 60.0
 # gRPC codes etcd's gateway returns that mean "this member cannot serve now, try another".
 _RETRY_CODES = frozenset({1, 4, 13, 14})  # cancelled, deadline, internal, unavailable
 
@@ -50,7 +47,7 @@ class EtcdLedger:
         self,
         url: LedgerUrl,
         *,
-        deadline: float = DEFAULT_DEADLINE,
+        deadline: float = DEFAULT_LEDGER_TIMEOUT,
         ca: str | None = None,
         cert: str | None = None,
         key: str | None = None,
@@ -62,7 +59,7 @@ class EtcdLedger:
         certificate file cannot be loaded."""
         self.url = url
         self.deadline = check_seconds(
-            "--ledger-timeout", deadline, lo=MIN_DEADLINE, hi=MAX_DEADLINE
+            "--ledger-timeout", deadline, lo=MIN_LEDGER_TIMEOUT, hi=MAX_LEDGER_TIMEOUT
         )
         if (cert is None) != (key is None):
             raise ValueError("--ledger-cert and --ledger-key go together: give both or neither")
@@ -100,7 +97,7 @@ class EtcdLedger:
         cls,
         url: str | None,
         *,
-        deadline: float = DEFAULT_DEADLINE,
+        deadline: float = DEFAULT_LEDGER_TIMEOUT,
         ca: str | None = None,
         cert: str | None = None,
         key: str | None = None,

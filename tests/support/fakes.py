@@ -34,3 +34,11 @@ def iface(
         loopback=loopback,
         state=state or ("up" if up else "down"),
     )
+
+
+class Executed(BaseException):
+    """Raised instead of exec (like exec, nothing catches it): the test sees what would run."""
+
+    def __init__(self, argv: list[str]) -> None:
+        super().__init__(argv)
+        self.argv = argv

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import etcdlib
-from tests.netnslib import IF_MASTER, Netns
+from tests.support import etcdlib
+from tests.support.netnslib import IF_MASTER, Netns
 
 pytestmark = [pytest.mark.netns, pytest.mark.etcd]
 

@@ -1,6 +1,6 @@
 """Measure --watch at scale (root; not a test): idle CPU, CPU under churn, loss-to-SIGTERM.
 
-Usage: .venv/bin/python -m tests.netns.measure_watch [--quick]
+Usage: .venv/bin/python bench/watch_scale.py [--quick]
 Each figure comes from a throw-away namespace. CPU is the supervisor's utime+stime from
 /proc/PID/stat; latency is from just before `ip addr del` of the VIP to the job's SIGTERM
 handler (the job writes time.monotonic(); same clock, same host).
@@ -8,15 +8,19 @@ handler (the job writes time.monotonic(); same clock, same host).
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from tests.netnslib import IF_MASTER, Netns, unique_name
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the checkout's tests.support (no pytest needed)
 
-DRIVER = str(Path(__file__).with_name("watch_driver.py"))
+from tests.support.netnslib import IF_MASTER, Netns, unique_name  # noqa: E402
+
+DRIVER = str(ROOT / "tests" / "support" / "watch_driver.py")
 VIP = "10.0.0.100"
 CHILD = (
     "import os, signal, sys, time\n"
@@ -89,7 +93,11 @@ def churn(ns: Netns, seconds: float, adds: int, flaps: int) -> None:
 
 
 def main() -> None:
-    quick = "--quick" in sys.argv
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="2 s idle and 5 s churn, not 10 and 20"
+    )
+    quick = parser.parse_args().quick
     rows = []
     for label, interfaces, addresses in [
         ("small host", 0, 0),

@@ -1,7 +1,7 @@
 """The ledger against a real 3-member etcd cluster in network namespaces.
 
 Races, a member down, quorum lost, a partitioned client, clock skew at a slot boundary, the
-end record and the documented re-run. Clients run in their own namespaces (tests/etcdlib).
+end record and the documented re-run. Clients run in their own namespaces (tests/support/etcdlib).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ifmaster.slot import Every, slot_for
-from tests import etcdlib
+from tests.support import etcdlib
 
 pytestmark = [pytest.mark.netns, pytest.mark.etcd]
 

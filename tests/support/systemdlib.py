@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.netnslib import Netns, require, require_root_netns, run, unique_name
+from tests.support.netnslib import Netns, require, require_root_netns, run, unique_name
 
 SYSTEMD = "/lib/systemd/systemd"
 DIST_UNITS = Path("/lib/systemd/system")

@@ -9,9 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from tests.netnslib import IN_CI
+from tests.support.netnslib import skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -25,10 +23,7 @@ def require_tool(name: str, package: str) -> str:
     found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
     if found:
         return found
-    why = f"`{name}` is not installed (./test.sh installs the Debian package {package})"
-    if IN_CI:
-        pytest.fail(f"{why}: this test must run in CI, not skip")
-    pytest.skip(why)
+    skip_or_fail(f"`{name}` is not installed (./test.sh installs the Debian package {package})")
 
 
 #: The ansible-playbook of the test extras, next to the interpreter running the tests.

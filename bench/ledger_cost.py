@@ -1,6 +1,6 @@
 """Measure what the ledger costs per run on a real 3-member cluster (not a test; run as root).
 
-``PYTHONPATH=. .venv/bin/python tests/ledger/measure.py``: prints the median and 95th
+``.venv/bin/python bench/ledger_cost.py``: prints the median and 95th
 percentile of one claim (one TCP connection and one txn; with auth also the authenticate
 call; with TLS also the handshake), warm in one process and cold (a new interpreter that
 imports the ledger and claims once, as if-master would per tick).
@@ -8,6 +8,7 @@ imports the ledger and claims once, as if-master would per tick).
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import subprocess
 import sys
@@ -15,7 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests import etcdlib
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the checkout's tests.support (no pytest needed)
+
+from tests.support import etcdlib  # noqa: E402
 
 COLD = """
 import sys, time
@@ -67,6 +71,7 @@ for i in range(100):
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     with tempfile.TemporaryDirectory() as d:
         with etcdlib.cluster(Path(d) / "plain") as c:
             run(c, "plain", {})

@@ -25,11 +25,11 @@ import subprocess
 import sys
 
 from ifmaster.errors import CommandError
-from ifmaster.keepalived import keepalived_pids
-from ifmaster.model import Finding, Verdict
-from ifmaster.netlink import AddressEvents, dump_addresses
+from ifmaster.keepalived import KeepalivedCheckError, keepalived_pids
+from ifmaster.model import Action, Finding, Request, Verdict
+from ifmaster.netlink import AddressEvents, dump_addresses, none_assigned
 from ifmaster.vip import parse_vip
-from ifmaster.watch import supervise
+from ifmaster.watch import Watched, supervise
 
 _IFF_UP = 0x1
 
@@ -43,6 +43,13 @@ def _up(index: int) -> bool:
             return bool(int(f.read(), 16) & _IFF_UP)
     except OSError:
         return False
+
+
+def live_keepalived() -> list[int]:
+    try:
+        return keepalived_pids()
+    except KeepalivedCheckError:
+        return []
 
 
 def main() -> int:
@@ -103,13 +110,15 @@ def main() -> int:
             return 0
         try:
             code = supervise(
-                argv,
-                first=first,
-                check=check,
-                events=events,
-                vips=frozenset([vip.packed]),
-                keepalived=keepalived,
-                grace=float(grace),
+                Action(command=argv, grace=float(grace)),
+                Request(vips=[vip], require_keepalived=keepalived),
+                first,
+                watched=Watched(
+                    check=check,
+                    events=events,
+                    none_assigned=none_assigned,
+                    keepalived_pids=live_keepalived,
+                ),
                 say=say,
                 on_end=on_end,
                 recheck=float(recheck),

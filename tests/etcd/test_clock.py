@@ -8,7 +8,8 @@ ledger's clock is [slot - skew - 1 s, slot + max-late + 1 s]; each case sits at 
 second (plus the guard's start-up) clear of an edge, so the outcome is certain.
 ``FAKETIME_DONT_FAKE_MONOTONIC=1``: libfaketime fakes CLOCK_MONOTONIC and CLOCK_BOOTTIME
 too by default, which would move --max-delay and every deadline with the step; with it,
-Python 3.11's time.sleep fails under Debian 12's libfaketime, which tests/clockshim mends.
+Python 3.11's time.sleep fails under Debian 12's libfaketime: tests/support/clockshim mends
+it.
 """
 
 from __future__ import annotations
@@ -24,14 +25,14 @@ from pathlib import Path
 
 import pytest
 
-from tests import etcdlib
-from tests.netnslib import IF_MASTER, Netns, require
+from tests.support import etcdlib
+from tests.support.netnslib import IF_MASTER, Netns, require
 
 pytestmark = [pytest.mark.netns, pytest.mark.etcd]
 
 VIP = "10.77.0.240"  # held by the node: the master
 NOBODY = "10.77.0.241"  # held by no one: a --catch-up run
-SHIM = str(Path(__file__).parents[1] / "clockshim")  # time.sleep under libfaketime 0.9.10
+SHIM = str(Path(__file__).parents[1] / "support" / "clockshim")  # mends time.sleep
 PERIOD, SKEW, MAX_LATE, CATCH_UP = 10, 3, 6, 1
 
 

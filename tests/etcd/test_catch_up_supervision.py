@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import etcdlib
-from tests.netnslib import IF_MASTER, Netns, require
+from tests.support import etcdlib
+from tests.support.netnslib import IF_MASTER, Netns, require
 
 pytestmark = [pytest.mark.netns, pytest.mark.etcd]
 

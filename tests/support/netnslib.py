@@ -15,14 +15,26 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-
-import pytest
+from typing import NoReturn
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 _counter = itertools.count()
 
 #: The installed console script: the thing users run, not ``python -m``.
 IF_MASTER = str(Path(sys.executable).with_name("if-master"))
+
+
+def skip_or_fail(why: str, in_ci: str = "this test must run in CI, not skip") -> NoReturn:
+    """Skip the calling test with ``why`` outside CI; in CI, fail it (a skip there hides a gap).
+
+    The one place this module imports pytest, so that the benches, which import these helpers
+    (and the lab, and the etcd launcher), run in a venv without the test extras.
+    """
+    import pytest
+
+    if IN_CI:
+        pytest.fail(f"{why}: {in_ci}")
+    pytest.skip(why)
 
 
 def require_root_netns() -> None:
@@ -36,18 +48,14 @@ def require_root_netns() -> None:
         why = "iproute2's `ip` is not installed (apt-get install iproute2)"
     if why is None:
         return
-    if IN_CI:
-        pytest.fail(f"{why}: these tests must run in CI, not skip")
-    pytest.skip(why)
+    skip_or_fail(why, "these tests must run in CI, not skip")
 
 
 def require(condition: bool, why: str) -> None:
     """Skip with ``why`` outside CI when ``condition`` is false; in CI, fail instead."""
     if condition:
         return
-    if IN_CI:
-        pytest.fail(f"{why}: this test must run in CI, not skip")
-    pytest.skip(why)
+    skip_or_fail(why)
 
 
 def unique_name(prefix: str) -> str:
@@ -154,6 +162,20 @@ class NetnsFactory:
     def close(self) -> None:
         while self.made:
             self.made.pop().delete()
+
+
+class Node:
+    """The namespace under test: ``eth0`` (10.50.0.10/24, fd00:50::10/64) wired to a peer.
+
+    What the netns tier's ``node`` fixture (tests/netns/conftest.py) returns.
+    """
+
+    def __init__(self, ns: Netns, peer: Netns) -> None:
+        self.ns = ns
+        self.peer = peer
+
+    def add(self, address: str, dev: str = "eth0", *extra: str) -> None:
+        self.ns.ip("addr", "add", address, "dev", dev, *extra)
 
 
 def netns_factory_fixture() -> Iterator[NetnsFactory]:

@@ -1,6 +1,6 @@
 """A ledger client in a client namespace: one JSON request per stdin line, one reply per line.
 
-Started by tests/etcdlib.Agent with ``ip netns exec``. Requests:
+Started by tests/support/etcdlib.Agent with ``ip netns exec``. Requests:
 ``{"op": "claim", "url", "opts", "task", "slot" | ("every"/"schedule", "now"), "node",
 "pid", "start", "at"}``, ``{"op": "finish", "key", "end", "status"}``,
 ``{"op": "holder", "url", "opts", "task", "slot"}``, ``{"op": "ping"}``. ``at``: an

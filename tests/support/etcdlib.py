@@ -27,13 +27,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tests.netnslib import Netns, NetnsFactory, require, require_root_netns, run, veth
+from tests.support.netnslib import Netns, NetnsFactory, require, require_root_netns, run, veth
 
 SUBNET = "10.77.0"
 CLIENT_PORT = 2379
 PEER_PORT = 2380
-AGENT = str(Path(__file__).with_name("ledger") / "agent.py")
-SRC = str(Path(__file__).resolve().parents[1])
+AGENT = str(Path(__file__).with_name("etcd_agent.py"))
+SRC = str(Path(__file__).resolve().parents[2])
 
 
 def require_etcd() -> None:
@@ -231,7 +231,7 @@ class Cluster:
 
 
 class Agent:
-    """A Python process in a client namespace running ledger calls (tests/ledger/agent.py)."""
+    """A Python process in a client namespace running ledger calls (tests/support/etcd_agent.py)."""
 
     def __init__(self, ns: Netns) -> None:
         self.ns = ns

@@ -26,14 +26,13 @@ from pathlib import Path
 from typing import IO
 
 import psutil
-import pytest
 
-from tests.netnslib import (
+from tests.support.netnslib import (
     IF_MASTER,
-    IN_CI,
     Netns,
     NetnsFactory,
     require_root_netns,
+    skip_or_fail,
     unique_name,
     veth,
 )
@@ -53,10 +52,10 @@ def require_keepalived() -> None:
     require_root_netns()
     if os.access(KEEPALIVED, os.X_OK):
         return
-    why = f"{KEEPALIVED} not found (apt-get install keepalived)"
-    if IN_CI:
-        pytest.fail(f"{why}: the cluster tests must run in CI, not skip")
-    pytest.skip(why)
+    skip_or_fail(
+        f"{KEEPALIVED} not found (apt-get install keepalived)",
+        "the cluster tests must run in CI, not skip",
+    )
 
 
 def skew_time(priority: int) -> float:
@@ -422,6 +421,11 @@ vrrp_instance VI_1 {{
             text = node.log.read_text(errors="replace") if node.log.exists() else "(no log)\n"
             parts.append(f"===== {self.name} {node.name} ({node.ns.name}) =====\n{text}")
         return "".join(parts)
+
+
+#: The types of the cluster tier's ``make_lab`` and ``figure`` fixtures (tests/cluster/conftest.py).
+MakeLab = Callable[..., Lab]
+Figure = Callable[[str, float], None]
 
 
 def tick(lab: Lab, ticklog: Path, *guard_args: str) -> dict[str, subprocess.CompletedProcess[str]]:

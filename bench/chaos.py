@@ -106,7 +106,11 @@ SLOT_JOB = (
     'echo "job $(( (${{20}} + {skew} - {t0}) / {period} )) $NODE $PROF $s $TICK $PPID" >>"$LEDGER"'
 )
 #: The --task of each ledger profile: the middle part of its slots' keys.
-LEDGER_TASKS = {"chaos-ledger": "ledger", "chaos-ledger-catch-up": "ledger+catch-up"}
+LEDGER_TASKS = {
+    "chaos-ledger": "ledger",
+    "chaos-ledger-catch-up": "ledger+catch-up",
+    "chaos-plain-ledger": "plain+ledger+catch-up",
+}
 #: etcd members of --ledger: addresses on the lab's /24, after the nodes (.10...) and the VIP.
 ETCD_HOSTS = (201, 202, 203)
 
@@ -136,26 +140,30 @@ def profiles(min_hold: float) -> dict[str, list[str]]:
     }
 
 
-def ledger_profiles(min_hold: float, period: float, url: str) -> dict[str, list[str]]:
+def ledger_profiles(
+    min_hold: float, period: float, url: str, simplest: bool = False
+) -> dict[str, list[str]]:
     """The --ledger profiles: a slot per tick (`--every` the tick period) in etcd; with
-    --catch-up, a node that is not the master claims a slot nobody claimed 0.4 periods on."""
+    --catch-up, a node that is not the master claims a slot nobody claimed 0.4 periods on.
+    ``simplest``: also the plain VIP check with the ledger and --catch-up, nothing else."""
     every, late = f"{period:g}s", f"{3 * period:g}"
-    base = ["--require-keepalived", "--min-hold", f"{min_hold:g}", "--every", every]
-    base += ["--skew", f"{period / 4:g}"]  # as SLOT_JOB counts
-    base += ["--max-late", late, "--ledger", url]
-    return {
+    slots = ["--every", every, "--skew", f"{period / 4:g}"]  # the skew as SLOT_JOB counts
+    slots += ["--max-late", late, "--ledger", url]
+    base = ["--require-keepalived", "--min-hold", f"{min_hold:g}", *slots]
+    catch_up = ("--catch-up", f"{0.4 * period:g}")
+    out = {
         "ledger": [*base, "--task", "chaos-ledger"],
-        "ledger+catch-up": [
-            *base,
-            *("--task", "chaos-ledger-catch-up", "--catch-up", f"{0.4 * period:g}"),
-        ],
+        "ledger+catch-up": [*base, "--task", "chaos-ledger-catch-up", *catch_up],
     }
+    if simplest:
+        out["plain+ledger+catch-up"] = [*slots, "--task", "chaos-plain-ledger", *catch_up]
+    return out
 
 
 #: The profile the README recommends to careful users.
 RECOMMENDED = "rk+min-hold+arp+delay"
 LONG_PROFILES = ("watch",)
-LEDGER_PROFILES = ("ledger", "ledger+catch-up")
+LEDGER_PROFILES = ("ledger", "ledger+catch-up", "plain+ledger+catch-up")
 
 
 # -- the schedule ---------------------------------------------------------------------------
@@ -599,7 +607,7 @@ def run(args: argparse.Namespace, rundir: Path) -> Path:
                 lab, factory, rundir / "etcd", prefix, colocated=colocated, freezers=freezers
             )
             etcd.wait_ready(lab.nodes[0].ns)
-            extra = ledger_profiles(args.min_hold, args.period, etcd.url)
+            extra = ledger_profiles(args.min_hold, args.period, etcd.url, simplest=colocated)
             if args.profile != "all":
                 extra = {k: v for k, v in extra.items() if k in args.profile.split(",")}
             profs.update(extra)

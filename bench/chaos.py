@@ -47,6 +47,11 @@ BOOT = time.CLOCK_BOOTTIME  # the clock of /proc/uptime, which the jobs read wit
 #: port off the bridge, link up), as the kernel of a paused VM neither hears nor answers;
 #: "freeze" freezes the processes only, so the node's kernel still answers ARP meanwhile.
 KINDS = ("stop", "crash", "pause", "freeze", "link", "adverts", "prio", "partition")
+#: The kinds of the recommended deployment (``--etcd colocated``): SIGKILL the etcd raft
+#: leader (restarted later), SIGSTOP one etcd member, step one node's wall clock as its
+#: guards see it (libfaketime). Part of "all" there only, so today's seeded runs keep theirs.
+ETCD_KINDS = ("leader", "etcdpause", "clock")
+ALL_KINDS = KINDS + ETCD_KINDS
 #: Seconds a fault of each kind lasts: (min, max).
 DURATIONS = {
     "stop": (2.0, 10.0),
@@ -57,7 +62,14 @@ DURATIONS = {
     "adverts": (2.0, 10.0),
     "prio": (4.0, 20.0),
     "partition": (2.0, 10.0),
+    "leader": (2.0, 10.0),
+    "etcdpause": (1.0, 10.0),
+    "clock": (5.0, 30.0),
 }
+#: A clock step's size, seconds either way: (min, max).
+CLOCK_STEP = (1, 90)
+#: An HTTP Date's resolution: the slack of "on time by the cluster's clock" (ledger/wire.py).
+DATE_RESOLUTION = 1.0
 
 FREEZE_TIMEOUT = 30.0
 THAW_BURST = 10.0  # seconds after a thaw during which late decisions are not called stalls
@@ -94,7 +106,11 @@ SLOT_JOB = (
     'echo "job $(( (${{20}} + {skew} - {t0}) / {period} )) $NODE $PROF $s $TICK $PPID" >>"$LEDGER"'
 )
 #: The --task of each ledger profile: the middle part of its slots' keys.
-LEDGER_TASKS = {"chaos-ledger": "ledger", "chaos-ledger-catch-up": "ledger+catch-up"}
+LEDGER_TASKS = {
+    "chaos-ledger": "ledger",
+    "chaos-ledger-catch-up": "ledger+catch-up",
+    "chaos-plain-ledger": "plain+ledger+catch-up",
+}
 #: etcd members of --ledger: addresses on the lab's /24, after the nodes (.10...) and the VIP.
 ETCD_HOSTS = (201, 202, 203)
 
@@ -124,26 +140,30 @@ def profiles(min_hold: float) -> dict[str, list[str]]:
     }
 
 
-def ledger_profiles(min_hold: float, period: float, url: str) -> dict[str, list[str]]:
+def ledger_profiles(
+    min_hold: float, period: float, url: str, simplest: bool = False
+) -> dict[str, list[str]]:
     """The --ledger profiles: a slot per tick (`--every` the tick period) in etcd; with
-    --catch-up, a node that is not the master claims a slot nobody claimed 0.4 periods on."""
+    --catch-up, a node that is not the master claims a slot nobody claimed 0.4 periods on.
+    ``simplest``: also the plain VIP check with the ledger and --catch-up, nothing else."""
     every, late = f"{period:g}s", f"{3 * period:g}"
-    base = ["--require-keepalived", "--min-hold", f"{min_hold:g}", "--every", every]
-    base += ["--skew", f"{period / 4:g}"]  # as SLOT_JOB counts
-    base += ["--max-late", late, "--ledger", url]
-    return {
+    slots = ["--every", every, "--skew", f"{period / 4:g}"]  # the skew as SLOT_JOB counts
+    slots += ["--max-late", late, "--ledger", url]
+    base = ["--require-keepalived", "--min-hold", f"{min_hold:g}", *slots]
+    catch_up = ("--catch-up", f"{0.4 * period:g}")
+    out = {
         "ledger": [*base, "--task", "chaos-ledger"],
-        "ledger+catch-up": [
-            *base,
-            *("--task", "chaos-ledger-catch-up", "--catch-up", f"{0.4 * period:g}"),
-        ],
+        "ledger+catch-up": [*base, "--task", "chaos-ledger-catch-up", *catch_up],
     }
+    if simplest:
+        out["plain+ledger+catch-up"] = [*slots, "--task", "chaos-plain-ledger", *catch_up]
+    return out
 
 
 #: The profile the README recommends to careful users.
 RECOMMENDED = "rk+min-hold+arp+delay"
 LONG_PROFILES = ("watch",)
-LEDGER_PROFILES = ("ledger", "ledger+catch-up")
+LEDGER_PROFILES = ("ledger", "ledger+catch-up", "plain+ledger+catch-up")
 
 
 # -- the schedule ---------------------------------------------------------------------------
@@ -235,6 +255,10 @@ def driver(config_path: str) -> int:
         record(f"fire {n} {node} {now:.3f} {due:.3f}")
         base_env = {**os.environ, "TICK": str(n), "NODE": node, "LEDGER": ledger}
         base_env["IF_MASTER_NODE"] = node  # the node named in --ledger's records
+        step = clock_step(cfg.get("clock_file"))
+        if step:  # a "clock" fault: this tick's guards see the wall clock stepped
+            base_env.update(faketime_env(cfg["faketime_lib"], step))
+            record(f"clock {n} {node} {step}")
         with open(explain_dir / f"{node}-{n}.json", "wb") as out:
             proc = subprocess.Popen(cfg["explain"], stdout=out, stderr=errlog)
         running.append((n, "explain", proc))
@@ -246,6 +270,35 @@ def driver(config_path: str) -> int:
         reap()
         time.sleep(0.05)
     return 0
+
+
+def clock_step(path: str | None) -> int:
+    """The node's wall-clock step now (seconds; 0: none), as the "clock" fault wrote it."""
+    if not path:
+        return 0
+    try:
+        return int(Path(path).read_text().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def faketime_env(lib: str, step: int) -> dict[str, str]:
+    """libfaketime for a guard: its wall clock ``step`` s off, CLOCK_MONOTONIC and
+    CLOCK_BOOTTIME true (--max-delay, deadlines), and the shim that mends time.sleep then."""
+    return {
+        "LD_PRELOAD": lib,
+        "FAKETIME": f"{step:+d}",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        "PYTHONPATH": str(ROOT / "tests" / "support" / "clockshim"),
+    }
+
+
+def find_faketime() -> str | None:
+    """Debian's libfaketime (package faketime), or None."""
+    import glob
+
+    found = sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))
+    return found[0] if found else None
 
 
 # -- freezing a node ------------------------------------------------------------------------
@@ -341,29 +394,56 @@ def _cgroup2_mount() -> Path | None:
 
 
 class Etcd:
-    """Three etcd members in three namespaces of their own, on the lab's bridge and /24: every
-    node reaches them, and a node's fault that cuts it off the bridge cuts it off etcd too.
-    Never faulted themselves (the ledger keeps its quorum). The factory's close kills them."""
+    """Three etcd members on the lab's bridge and /24, every node reaching each of them.
 
-    def __init__(self, lab: Any, factory: Any, workdir: Path, prefix: str) -> None:
+    ``separate``: each member in a namespace of its own, never hit by a node's fault.
+    ``colocated`` (the deployment the docs recommend): member i runs inside node i's
+    namespace and freezer cgroup, on the node's own address, so a pause, freeze, link cut
+    or partition of the node hits its member too (keepalived's SIGKILL does not). The
+    factory's close removes the namespaces; close() kills the members."""
+
+    def __init__(
+        self,
+        lab: Any,
+        factory: Any,
+        workdir: Path,
+        prefix: str,
+        *,
+        colocated: bool = False,
+        freezers: dict[str, Freezer] | None = None,
+    ) -> None:
         from tests.support.netnslib import unique_name, veth
 
         net4 = lab.nodes[0].addr4.rsplit(".", 1)[0]
-        self.ips = [f"{net4}.{h}" for h in ETCD_HOSTS]
+        self.colocated = colocated
+        if colocated:
+            assert freezers is not None and len(lab.nodes) >= 3
+            members = lab.nodes[:3]
+            self.ips = [n.addr4 for n in members]
+            self.namespaces: list[Any] = [n.ns for n in members]
+            self.wraps = [freezers[n.name].wrap for n in members]
+            self.hosts = [n.name for n in members]
+        else:
+            self.ips = [f"{net4}.{h}" for h in ETCD_HOSTS]
+            self.namespaces = []
+            self.wraps = [list for _ in ETCD_HOSTS]
+            self.hosts = [f"e{i}" for i in range(1, len(ETCD_HOSTS) + 1)]
         self.procs: list[subprocess.Popen[str]] = []
-        self.namespaces: list[Any] = []
+        self.argvs: list[list[str]] = []
+        self.workdir = workdir
         self.prefix = prefix
         self.url = "etcd://" + ",".join(f"{ip}:2379" for ip in self.ips) + "/" + prefix
         cluster = ",".join(f"e{i}=http://{ip}:2380" for i, ip in enumerate(self.ips, 1))
         workdir.mkdir(parents=True, exist_ok=True)
         for i, ip in enumerate(self.ips, 1):
-            ns = factory("ket")
-            self.namespaces.append(ns)
-            port = unique_name("q")
-            veth(lab.switch, port, ns, "eth0")
-            lab.switch.ip("link", "set", port, "master", lab.bridge)
-            ns.ip("link", "set", "lo", "up")
-            ns.ip("addr", "add", f"{ip}/24", "dev", "eth0")
+            if not colocated:
+                ns = factory("ket")
+                self.namespaces.append(ns)
+                port = unique_name("q")
+                veth(lab.switch, port, ns, "eth0")
+                lab.switch.ip("link", "set", port, "master", lab.bridge)
+                ns.ip("link", "set", "lo", "up")
+                ns.ip("addr", "add", f"{ip}/24", "dev", "eth0")
             argv = [
                 "etcd", "--name", f"e{i}", "--data-dir", str(workdir / f"e{i}.data"),
                 "--listen-client-urls", f"http://{ip}:2379",
@@ -373,8 +453,29 @@ class Etcd:
                 "--initial-cluster", cluster, "--initial-cluster-state", "new",
                 "--initial-cluster-token", prefix, "--log-level", "warn",
             ]  # fmt: skip
-            with open(workdir / f"e{i}.log", "a") as log:
-                self.procs.append(ns.popen(argv, stdout=log, stderr=subprocess.STDOUT))
+            self.argvs.append(argv)
+            self.procs.append(self.spawn(i - 1))
+
+    def spawn(self, i: int) -> subprocess.Popen[str]:
+        """Start member i (again: its data directory makes it rejoin as itself)."""
+        argv = self.wraps[i](self.namespaces[i].exec_argv(self.argvs[i]))
+        with open(self.workdir / f"e{i + 1}.log", "a") as log:
+            return subprocess.Popen(argv, text=True, stdout=log, stderr=subprocess.STDOUT)
+
+    def leader(self) -> int | None:
+        """The index of the member that is the raft leader now, asked of each member in its
+        own namespace (a frozen or cut-off one does not answer); None if none says so."""
+        for i, (ns, ip) in enumerate(zip(self.namespaces, self.ips)):
+            argv = ["etcdctl", f"--endpoints={ip}:2379", "--dial-timeout=1s"]
+            argv += ["--command-timeout=1s", "endpoint", "status", "-w", "json"]
+            done = ns.run(argv, check=False, env={**os.environ, "ETCDCTL_API": "3"}, timeout=5)
+            try:
+                status = json.loads(done.stdout)[0]["Status"]
+            except (ValueError, LookupError, TypeError):
+                continue
+            if status["header"]["member_id"] == status["leader"]:
+                return i
+        return None
 
     def wait_ready(self, ns: Any, timeout: float = 30.0) -> None:
         """Until a write succeeds from a node's namespace (a leader, a quorum, the path)."""
@@ -405,6 +506,10 @@ class Etcd:
     def close(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:
+                try:
+                    os.kill(proc.pid, signal.SIGCONT)  # an "etcdpause" cut short
+                except ProcessLookupError:
+                    pass
                 proc.kill()
             proc.wait(timeout=10)
 
@@ -444,7 +549,15 @@ def run(args: argparse.Namespace, rundir: Path) -> Path:
     profs = profiles(args.min_hold)
     if args.profile != "all":
         profs = {k: v for k, v in profs.items() if k in args.profile.split(",")}
-    kinds = [k for k in KINDS if k in args.kinds.split(",")] if args.kinds != "all" else KINDS
+    if args.etcd == "colocated":
+        args.ledger = True  # the deployment is the ledger's
+    every = ALL_KINDS if args.etcd == "colocated" else KINDS
+    kinds = [k for k in ALL_KINDS if k in args.kinds.split(",")] if args.kinds != "all" else every
+    if any(k in ETCD_KINDS[:2] for k in kinds) and not args.ledger:
+        sys.exit("chaos.py: the etcd fault kinds need --ledger")
+    faketime_lib = find_faketime()
+    if "clock" in kinds and faketime_lib is None:
+        sys.exit("chaos.py: the clock fault needs libfaketime (apt-get install faketime)")
     schedule = make_schedule(args.seed, args.ticks, args.period, kinds, args.rate)
     (rundir / "explain").mkdir(parents=True)
     ledger = rundir / "ledger"
@@ -489,9 +602,12 @@ def run(args: argparse.Namespace, rundir: Path) -> Path:
         if args.ledger:
             # A key prefix of its own per run: keys never expire, slots of a run are new.
             prefix = f"ifm-chaos-s{args.seed}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
-            etcd = Etcd(lab, factory, rundir / "etcd", prefix)
+            colocated = args.etcd == "colocated"
+            etcd = Etcd(
+                lab, factory, rundir / "etcd", prefix, colocated=colocated, freezers=freezers
+            )
             etcd.wait_ready(lab.nodes[0].ns)
-            extra = ledger_profiles(args.min_hold, args.period, etcd.url)
+            extra = ledger_profiles(args.min_hold, args.period, etcd.url, simplest=colocated)
             if args.profile != "all":
                 extra = {k: v for k, v in extra.items() if k in args.profile.split(",")}
             profs.update(extra)
@@ -551,6 +667,7 @@ def run(args: argparse.Namespace, rundir: Path) -> Path:
             "command": " ".join(shlex.quote(a) for a in sys.argv),
             "advert_int": labmod.ADVERT_INT,
             "ledger": etcd.url if etcd is not None else None,
+            "etcd": args.etcd if etcd is not None else None,
         }
         (rundir / "meta.json").write_text(json.dumps(meta, indent=1))
         for node in lab.nodes:
@@ -568,12 +685,19 @@ def run(args: argparse.Namespace, rundir: Path) -> Path:
                 "explain": explain,
                 "explain_dir": str(rundir / "explain"),
                 "errlog": str(rundir / f"{node.name}.guard-stderr"),
+                "clock_file": str(rundir / f"{node.name}.clock") if "clock" in kinds else None,
+                "faketime_lib": faketime_lib,
             }
             path = rundir / f"{node.name}.driver.json"
             path.write_text(json.dumps(cfg))
             argv = [python, str(Path(__file__).resolve()), "--driver", str(path)]
             drivers.append(subprocess.Popen(freezers[node.name].wrap(node.ns.exec_argv(argv))))
         chaos = Chaos(lab, labmod, freezers, start_keepalived, t0, faults_log)
+        chaos.etcd, chaos.seed = etcd, args.seed
+        if "clock" in kinds:
+            for node in lab.nodes:
+                chaos.clock_files[node.name] = rundir / f"{node.name}.clock"
+                chaos.clock_files[node.name].write_text("0\n")
         threads = [
             threading.Thread(target=chaos.run_fault, args=(f,), daemon=True) for f in schedule
         ]
@@ -639,6 +763,11 @@ class Chaos:
         self.detached: set[str] = set()  # partitioned nodes (port off the bridge)
         self.prio_busy = False
         self.carrier: dict[int, bool] = {}  # pause fault id -> the node's link kept carrier
+        self.etcd: Etcd | None = None  # --ledger's members (the etcd kinds need them)
+        self.members_busy: set[int] = set()  # members under an etcd fault
+        self.clock_files: dict[str, Path] = {}  # node -> its guards' wall-clock step file
+        self.seed = 0
+        self.steps: dict[int, int] = {}  # clock fault id -> its step
 
     def now(self) -> float:
         return time.clock_gettime(BOOT) - self.t0
@@ -717,6 +846,8 @@ class Chaos:
         extra = {"was_master": was_master}
         if fault.id in self.carrier:
             extra["carrier"] = self.carrier[fault.id]
+        if fault.id in self.steps:
+            extra["step"] = self.steps[fault.id]
         self.write(Happened(fault.id, fault.kind, node.name, t_start, t_end, extra=extra))
 
     def do_stop(self, fault: Fault) -> None:
@@ -821,6 +952,80 @@ class Chaos:
         finally:
             with self.lock:
                 self.prio_busy = False
+
+    def _member_fault(self, fault: Fault, choose: Any, start: Any, heal: Any) -> None:
+        """An etcd fault on one member: ``choose`` picks its index (or None), ``start`` and
+        ``heal`` act on it; recorded with the member's host (its node when co-located)."""
+        etcd = self.etcd
+        t = self.now()
+        if etcd is None:
+            self.write(Happened(fault.id, fault.kind, None, t, t, "no etcd (--ledger)", True))
+            return
+        with self.lock:
+            i = choose(etcd)
+            if i is not None and i in self.members_busy:
+                i = None
+            if i is not None:
+                self.members_busy.add(i)
+        if i is None:
+            self.write(Happened(fault.id, fault.kind, None, t, t, "no member to fault", True))
+            return
+        t_start = self.now()
+        try:
+            start(etcd, i)
+            self.sleep_until(fault.end)
+            heal(etcd, i)
+        finally:
+            with self.lock:
+                self.members_busy.discard(i)
+        extra = {"member": f"e{i + 1}", "colocated": etcd.colocated}
+        self.write(Happened(fault.id, fault.kind, etcd.hosts[i], t_start, self.now(), extra=extra))
+
+    def do_leader(self, fault: Fault) -> None:
+        """SIGKILL the raft leader; start it again (same data directory) at the fault's end."""
+
+        def kill(etcd: Etcd, i: int) -> None:
+            etcd.procs[i].kill()
+            etcd.procs[i].wait(timeout=10)
+
+        def restart(etcd: Etcd, i: int) -> None:
+            etcd.procs[i] = etcd.spawn(i)
+
+        self._member_fault(fault, lambda etcd: etcd.leader(), kill, restart)
+
+    def do_etcdpause(self, fault: Fault) -> None:
+        """SIGSTOP one member (any: the leader or not), SIGCONT at the fault's end."""
+
+        def pick(etcd: Etcd) -> int:
+            return int(fault.pick * len(etcd.procs))
+
+        def stop(etcd: Etcd, i: int) -> None:
+            os.kill(etcd.procs[i].pid, signal.SIGSTOP)
+
+        def cont(etcd: Etcd, i: int) -> None:
+            os.kill(etcd.procs[i].pid, signal.SIGCONT)
+
+        self._member_fault(fault, pick, stop, cont)
+
+    def do_clock(self, fault: Fault) -> None:
+        """Step one node's wall clock, as the guards its driver starts see it, by +-(1..90) s
+        (drawn from the seed and the fault's id); back to true at the fault's end."""
+        rng = random.Random(f"clock:{self.seed}:{fault.id}")
+        step = rng.randint(*CLOCK_STEP) * rng.choice((-1, 1))
+
+        def start(node: Any) -> None:
+            path = self.clock_files.get(node.name)
+            if path is None:
+                raise RuntimeError("no faketime (apt-get install faketime)")
+            path.write_text(f"{step}\n")
+
+        def heal(node: Any) -> None:
+            path = self.clock_files.get(node.name)
+            if path is not None:
+                path.write_text("0\n")
+
+        self.steps[fault.id] = step
+        self._node_fault(fault, start, heal)
 
     def _reload(self, node: Any, priority: int) -> None:
         node.priority = priority
@@ -1068,17 +1273,49 @@ def check(rundir: Path, settle: float | None = None) -> dict[str, Any]:
     for prof in meta["profiles"]:
         per_tick = ledger.runs.get(prof, {})
         table: dict[str, dict[str, float]] = {}
+        skew, max_late = run_window(meta["profiles"][prof], period)
         for n in range(ticks):
             nodes = per_tick.get(n, {})
             verdict = "once" if len(nodes) == 1 else ("double" if nodes else "miss")
+            # By the cluster's clock (the true one: the members' and the drivers'), each run
+            # of slot n starts within [n - skew, n + max-late], give or take a Date's second.
+            off = {
+                node: round(t - n * period, 3)
+                for node, t in nodes.items()
+                if not -skew - DATE_RESOLUTION <= t - n * period <= max_late + DATE_RESOLUTION
+            }
             for kind in [*kinds_of[n], "all"]:
                 row = table.setdefault(
-                    kind, {"ticks": 0, "once": 0, "double": 0, "miss": 0, "miss_outside": 0}
-                )
+                    kind,
+                    {"ticks": 0, "once": 0, "double": 0, "miss": 0, "miss_outside": 0,
+                     "early": 0, "late": 0},
+                )  # fmt: skip
                 row["ticks"] += 1
                 row[verdict] += 1
                 if verdict == "miss" and not in_window(n):
                     row["miss_outside"] += 1
+                row["early"] += sum(1 for x in off.values() if x < 0)
+                row["late"] += sum(1 for x in off.values() if x > 0)
+            if off:
+                anomalies.append(
+                    {
+                        "profile": prof,
+                        "tick": n,
+                        "time": round(n * period, 3),
+                        "what": "off-time",
+                        "ran_on": {k: round(v, 3) for k, v in sorted(nodes.items())},
+                        "lateness": off,
+                        "fired": {},
+                        "rc": {},
+                        "in_failover_window": in_window(n),
+                        "kinds": kinds_of[n],
+                        "faults": [
+                            {k: f[k] for k in ("id", "kind", "target", "start", "end")}
+                            for f in around(n)
+                        ],
+                        "verdicts": {},
+                    }
+                )
             if verdict != "once":
                 anomalies.append(
                     {
@@ -1130,7 +1367,25 @@ def check(rundir: Path, settle: float | None = None) -> dict[str, Any]:
         "anomalies": anomalies,
         # --ledger: jobs no slot key names, and keys no job matches (both should be empty).
         "ledger_unmatched": ledger_odd,
+        # Every run, for the timeline: profile -> tick (slot) -> node -> start (s from t0).
+        "runs": {
+            prof: {str(n): {k: round(v, 3) for k, v in nodes.items()} for n, nodes in ts.items()}
+            for prof, ts in ledger.runs.items()
+            if prof in meta["profiles"]
+        },
     }
+
+
+def run_window(argv: Sequence[str], period: float) -> tuple[float, float]:
+    """A profile's (--skew, --max-late); the ledger profiles' defaults for the others, so
+    every profile is judged by the same window."""
+    skew, max_late = period / 4, 3 * period
+    for i, a in enumerate(argv[:-1]):
+        if a == "--skew":
+            skew = float(argv[i + 1])
+        elif a == "--max-late":
+            max_late = float(argv[i + 1])
+    return skew, max_late
 
 
 def explain_verdicts(rundir: Path, tick: int, nodes: Any) -> dict[str, Any]:
@@ -1157,30 +1412,35 @@ def table(report: dict[str, Any], recommended: str = RECOMMENDED) -> str:
         f"p50 {report['fire_lag_s']['p50']} s, p99 {report['fire_lag_s']['p99']} s, "
         f"max {report['fire_lag_s']['max']} s",
         f"{'profile':<18} {'fault':<10} {'ticks':>5} {'once %':>7} {'doubles':>7} "
-        f"{'misses':>6} {'outside':>7}",
+        f"{'misses':>6} {'outside':>7} {'early':>5} {'late':>5}",
     ]
     for prof, rows in report["results"].items():
         mark = " *" if prof == recommended else ""
-        for kind in [*KINDS, "stall", "none", "all"]:
+        for kind in [*ALL_KINDS, "stall", "none", "all"]:
             if kind not in rows:
                 continue
             r = rows[kind]
             extra = f"  overlap {r['overlap_s']} s" if "overlap_s" in r else ""
             lines.append(
                 f"{prof + mark:<18} {kind:<10} {r['ticks']:>5} {r['exactly_once_pct']:>7.1f} "
-                f"{r['double']:>7} {r['miss']:>6} {r['miss_outside']:>7}{extra}"
+                f"{r['double']:>7} {r['miss']:>6} {r['miss_outside']:>7} {r.get('early', 0):>5} "
+                f"{r.get('late', 0):>5}{extra}"
             )
-    lines.append("(* recommended; 'outside': misses outside any failover window)")
+    lines.append(
+        "(* recommended; 'outside': misses outside any failover window; 'early'/'late': runs"
+        " outside [slot - skew - 1 s, slot + max-late + 1 s] by the cluster's clock)"
+    )
     return "\n".join(lines)
 
 
 def markdown(report: dict[str, Any]) -> str:
     """The results as a Markdown table: a row per fault kind, a column per profile; each cell
-    is exactly-once % / doubles / misses (misses outside any failover window in brackets)."""
+    is exactly-once % / doubles / misses (misses outside any failover window in brackets),
+    then the runs early or late by the cluster's clock, if any."""
     profs = list(report["results"])
     head = "| fault | ticks | " + " | ".join(f"`{p}`" for p in profs) + " |"
     lines = [head, "|---|---:|" + "---|" * len(profs)]
-    for kind in [*KINDS, "stall", "none", "all"]:
+    for kind in [*ALL_KINDS, "stall", "none", "all"]:
         cells = []
         ticks = 0
         for prof in profs:
@@ -1191,6 +1451,8 @@ def markdown(report: dict[str, Any]) -> str:
             ticks = r["ticks"]
             out = f" ({r['miss_outside']})" if r["miss_outside"] else ""
             cell = f"{r['exactly_once_pct']:g} / {r['double']} / {r['miss']}{out}"
+            if r.get("early") or r.get("late"):
+                cell += f"; early {r.get('early', 0)}, late {r.get('late', 0)}"
             cells.append(f"**{cell}**" if prof == report["meta"]["recommended"] else cell)
         if ticks:
             lines.append(f"| {kind} | {ticks} | " + " | ".join(cells) + " |")
@@ -1218,8 +1480,140 @@ def anomaly_lines(report: dict[str, Any], profiles_: Sequence[str]) -> str:
         out.append(
             f"{a['profile']} tick {a['tick']} ({a['time']} s) {a['what']} ran_on={a['ran_on']} "
             f"rc={a['rc']} window={a['in_failover_window']} faults=[{faults}] verdicts: {verdicts}"
+            + (f" lateness={a['lateness']}" if "lateness" in a else "")
         )
     return "\n".join(out)
+
+
+# -- the picture ----------------------------------------------------------------------------
+
+#: Fault colours (fill) by kind, for the timeline.
+COLOURS = {
+    "stop": "#9ecae1", "crash": "#3182bd", "pause": "#fdae6b", "freeze": "#fdd0a2",
+    "link": "#a1d99b", "adverts": "#dadaeb", "prio": "#bcbddc", "partition": "#fc9272",
+    "leader": "#c994c7", "etcdpause": "#e7e1ef", "clock": "#fee391",
+}  # fmt: skip
+
+
+def timeline_svg(report: dict[str, Any], profiles_: Sequence[str]) -> str:
+    """A timeline per profile, one above the other on one time axis: a row per node, a mark
+    per run (at its start, by the cluster's clock), faults shaded on their node's row (or
+    every row: advert loss), doubles (red, above), misses (grey, below), runs early or
+    late by the cluster's clock (ringed orange). Plain SVG: no plotting library needed."""
+    meta = report["meta"]
+    period, ticks = meta["period"], meta["ticks"]
+    nodes = sorted(meta["offsets"])
+    total = ticks * period + 2 * period
+    scale = max(2.0, 960 / total)  # px per second
+    left, row_h, gap, top = 70, 22, 54, 40
+    panel_h = row_h * len(nodes) + 34
+    width = left + total * scale + 20
+    height = top + len(profiles_) * (panel_h + gap) + 80
+    x = lambda t: left + (t + period) * scale  # noqa: E731 - a local scale
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}"'
+        ' font-family="sans-serif" font-size="11">',
+        f'<rect width="{width:.0f}" height="{height:.0f}" fill="white"/>',
+        f'<text x="{left}" y="18" font-size="13">chaos run, seed {report["seed"]}: {ticks} slots'
+        f" x {period:g} s, {meta['nodes']} nodes, etcd {meta.get('etcd') or 'none'}</text>",
+    ]
+    faults = [f for f in report["faults"] if not f["skipped"]]
+    for p_i, prof in enumerate(profiles_):
+        y0 = top + p_i * (panel_h + gap)
+        res = report["results"].get(prof, {}).get("all", {})
+        head = (
+            f"{prof}: {res.get('once', 0)} once, {res.get('double', 0)} doubles,"
+            f" {res.get('miss', 0)} misses, {res.get('early', 0) + res.get('late', 0)} off-time"
+        )
+        out.append(f'<text x="{left}" y="{y0 + 8}" font-weight="bold">{_esc(head)}</text>')
+        rows = {n: y0 + 16 + i * row_h for i, n in enumerate(nodes)}
+        for n, y in rows.items():
+            out.append(f'<text x="{left - 8}" y="{y + 15}" text-anchor="end">{n}</text>')
+            out.append(
+                f'<rect x="{left}" y="{y}" width="{total * scale:.1f}" height="{row_h - 2}"'
+                ' fill="#f7f7f7"/>'
+            )
+        for f in faults:
+            target = f["target"]
+            ys = [rows[target]] if target in rows else list(rows.values())
+            w = max(1.0, (f["end"] - f["start"]) * scale)
+            for y in ys:
+                label = (
+                    f"#{f['id']} {f['kind']} {target or 'all'} {f['start']:.1f}-{f['end']:.1f} s"
+                )
+                if "step" in f.get("extra", {}):
+                    label += f" (clock {f['extra']['step']:+d} s)"
+                out.append(
+                    f'<rect x="{x(f["start"]):.1f}" y="{y}" width="{w:.1f}" height="{row_h - 2}"'
+                    f' fill="{COLOURS.get(f["kind"], "#ccc")}" opacity="0.85">'
+                    f"<title>{_esc(label)}</title></rect>"
+                )
+                if "step" in f.get("extra", {}) and w > 30:
+                    out.append(
+                        f'<text x="{x(f["start"]) + 3:.1f}" y="{y + row_h - 7}" fill="#7a5c00">'
+                        f"clock {f['extra']['step']:+d} s</text>"
+                    )
+        runs = report.get("runs", {}).get(prof, {})
+        lo, hi = run_window(meta["profiles"].get(prof, []), period)
+        for n in range(ticks):
+            ran = runs.get(str(n), {})
+            slot_x = x(n * period)
+            if not ran:
+                out.append(
+                    f'<path d="M{slot_x - 4:.1f},{y0 + panel_h - 4} l4,-7 l4,7 z" fill="#888">'
+                    f"<title>slot {n}: missed</title></path>"
+                )
+            if len(ran) > 1:
+                out.append(
+                    f'<path d="M{slot_x - 5:.1f},{y0 + 10} l5,7 l5,-7 z" fill="#d7301f">'
+                    f"<title>slot {n}: ran {len(ran)} times</title></path>"
+                )
+            for node, t in ran.items():
+                y = rows.get(node.rstrip("+"))
+                if y is None:
+                    continue
+                late = t - n * period
+                off = not -lo - DATE_RESOLUTION <= late <= hi + DATE_RESOLUTION
+                colour = "#d7301f" if len(ran) > 1 else "#222"
+                out.append(
+                    f'<line x1="{x(t):.1f}" y1="{y + 3}" x2="{x(t):.1f}" y2="{y + row_h - 5}"'
+                    f' stroke="{colour}" stroke-width="2">'
+                    f"<title>slot {n} on {node} at {t:.2f} s ({late:+.2f} s)</title></line>"
+                )
+                if off:
+                    out.append(
+                        f'<circle cx="{x(t):.1f}" cy="{y + row_h / 2 - 1}" r="6" fill="none"'
+                        f' stroke="#f16913" stroke-width="2"><title>slot {n} ran {late:+.1f} s'
+                        " off its time</title></circle>"
+                    )
+        axis_y = y0 + panel_h
+        for t in range(0, int(ticks * period) + 1, max(10, int(10 * period))):
+            out.append(
+                f'<text x="{x(t):.1f}" y="{axis_y + 12}" text-anchor="middle"'
+                f' fill="#555">{t}s</text>'
+            )
+    ly = height - 56
+    lx = left
+    for kind, colour in COLOURS.items():
+        if not any(f["kind"] == kind for f in faults):
+            continue
+        out.append(f'<rect x="{lx}" y="{ly}" width="12" height="12" fill="{colour}"/>')
+        out.append(f'<text x="{lx + 16}" y="{ly + 10}">{kind}</text>')
+        lx += 30 + 7 * len(kind)
+    out.append(
+        f'<text x="{left}" y="{ly + 26}" fill="#555">| a run, at its start; red, with a red mark'
+        " above: a slot run twice; grey mark below: a slot run nowhere</text>"
+    )
+    out.append(
+        f'<text x="{left}" y="{ly + 40}" fill="#555">orange ring: a run outside'
+        " [slot - skew - 1 s, slot + max-late + 1 s] by the cluster's clock</text>"
+    )
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1243,12 +1637,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="start a 3-member etcd cluster on the lab's switch and add the ledger profiles",
     )
+    parser.add_argument(
+        "--etcd",
+        choices=("separate", "colocated"),
+        default="separate",
+        help="--ledger's members: in namespaces of their own, or one on each node (inside its"
+        " namespace and freezer cgroup, as the docs recommend; adds the etcd and clock faults)",
+    )
     parser.add_argument("--nice", type=int, default=10, help="run the lab at nice -N")
     parser.add_argument("--out", type=Path, help="run directory (default: a new temp dir)")
     parser.add_argument("--json", type=Path, help="write the report here")
     parser.add_argument("--check", type=Path, help="only check an existing run directory")
     parser.add_argument("--anomalies", default=RECOMMENDED, help="profiles whose anomalies to list")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table too")
+    parser.add_argument("--svg", type=Path, help="draw the timeline (SVG) here")
+    parser.add_argument(
+        "--svg-profiles",
+        default="",
+        help="the profiles the timeline shows, top to bottom (default: the recommended VIP-only"
+        " profile and the ledger one with --catch-up, when run)",
+    )
     parser.add_argument("--driver", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.driver:
@@ -1270,6 +1678,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = anomaly_lines(report, listed)
     if text:
         print(f"\nanomalies ({', '.join(listed)}):\n{text}")
+    if args.svg:
+        shown = [p for p in args.svg_profiles.split(",") if p]
+        if not shown:
+            ran = report["meta"]["profiles"]
+            vip = RECOMMENDED if RECOMMENDED in ran else "plain"
+            shown = [p for p in (vip, "ledger+catch-up" if "ledger+catch-up" in ran else "ledger")
+                     if p in ran]  # fmt: skip
+        args.svg.write_text(timeline_svg(report, shown))
+        print(f"timeline: {args.svg}", file=sys.stderr)
     print(f"\nreport: {out}", file=sys.stderr)
     return 0
 

@@ -1,9 +1,10 @@
 """Measure what the ledger costs per run on a real 3-member cluster (not a test; run as root).
 
-``.venv/bin/python bench/ledger_cost.py``: prints the median and 95th
-percentile of one claim (one TCP connection and one txn; with auth also the authenticate
-call; with TLS also the handshake), warm in one process and cold (a new interpreter that
-imports the ledger and claims once, as if-master would per tick).
+``.venv/bin/python bench/ledger_cost.py``: prints the median and 95th percentile of one
+claim (one TCP connection and one txn; with auth also the authenticate call; with TLS also
+the handshake), warm in one process and cold (a new interpreter that imports the ledger
+and claims once, as if-master would per tick), and of the read of the ledger's clock that
+each claim follows (warm).
 """
 
 from __future__ import annotations
@@ -34,6 +35,18 @@ print(t1 - t0, t2 - t1)
 """
 
 
+#: The read of the ledger's clock that every claim now follows (Backend.clock()), warm.
+CLOCK = """
+import sys, time
+from ifmaster.ledger import Ledger
+led = Ledger.from_options(sys.argv[1], environ={}, **eval(sys.argv[2]))
+for i in range(100):
+    t = time.perf_counter()
+    led.clock()
+    print(time.perf_counter() - t)
+"""
+
+
 def stats(xs: list[float]) -> str:
     xs = sorted(xs)
     p95 = xs[int(0.95 * (len(xs) - 1))]
@@ -55,6 +68,8 @@ for i in range(100):
     task = "m" + "".join(ch for ch in label if ch.isalnum())
     out = ns.run([sys.executable, "-c", warm, c.url(), repr(opts), task], check=True).stdout
     print(f"{label:22s} warm claim   {stats([float(x) for x in out.split()])}")
+    out = ns.run([sys.executable, "-c", CLOCK, c.url(), repr(opts)], check=True).stdout
+    print(f"{label:22s} warm clock   {stats([float(x) for x in out.split()])}")
     imports, claims, walls = [], [], []
     for i in range(20):
         slot = f"2031-02-01T00:00:{i:02d}Z"

@@ -2,8 +2,9 @@
 
 Both front ends (the hot-path pre-parse and click) end here with a Request and an Action.
 ``_act`` is the gates in order: late, decide, split brain, not master, --max-delay, check
-or explain, exec, --no-overlap, the ledger's claim, supervise. Every outcome goes to one
-:class:`~ifmaster.outcomes.Outcomes`, which alone writes syslog, metrics and the slot's end.
+or explain, exec, --no-overlap, the ledger's clock, the claim, supervise. Every outcome
+goes to one :class:`~ifmaster.outcomes.Outcomes`, which alone writes syslog, metrics and
+the slot's end.
 
 The statuses, for every mode alike: split brain 3; not master ``--not-master-exit`` if
 given, else 0 with a command and 1 without; master without a command 0; with a command,
@@ -155,7 +156,12 @@ def _act(
     try:
         claim = None
         if slot is not None and store is not None:
-            claim = _claim(action, store, slot, catching_up)
+            from .slot import OffClock
+
+            try:
+                claim = _claim(action, store, slot, catching_up)
+            except OffClock as e:  # this node's clock is off: the ledger's clock vetoes
+                return outcomes.skipped(model.CLOCK, str(e), status.OK)
             if not claim.won:  # said with -v only: a held slot is the normal case
                 why = str(claim)
                 return outcomes.skipped(model.LEDGER_HELD, why, status.OK, quiet=not action.verbose)
@@ -279,6 +285,15 @@ def _claim(action: Action, store: Backend, slot: Slot, catching_up: bool) -> Cla
         # unclaimed slot, so a master that was down at the tick no longer means a miss.
         time.sleep(max(0.0, catch_up_due(slot, claiming.catch_up) - _now()))
     try:
+        # Judged by the cluster's clock, not only ours: a node whose clock jumped must not
+        # claim a future slot (the master's, when it comes) or run one long past its time.
+        from .slot import judge_by_ledger
+
+        warning = judge_by_ledger(
+            slot, store.clock(), time.monotonic(), skew=claiming.skew, max_late=claiming.max_late
+        )
+        if warning:
+            say(warning)
         return store.claim(
             action.task,
             slot.iso,

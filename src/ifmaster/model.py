@@ -28,6 +28,7 @@ SPLIT_BRAIN = "split_brain"  # another machine answers for a VIP we hold
 OVERLAP = "overlap"  # --no-overlap: the previous run still holds the lock
 STALE = "stale"  # --max-delay: the decision came too long after if-master started
 LATE = "late"  # --ledger: started after --max-late, not its slot's run
+CLOCK = "clock"  # --ledger: this node's clock is off: too early or late by the ledger's
 LEDGER_HELD = "ledger_held"  # --ledger: another node claimed the slot
 LEDGER_ALARM = "ledger_alarm"  # --ledger: etcd refuses writes under an alarm (NOSPACE: full)
 ERROR = "error"  # if-master failed (exit 125)
@@ -42,6 +43,7 @@ ALL = (
     OVERLAP,
     STALE,
     LATE,
+    CLOCK,
     LEDGER_HELD,
     LEDGER_ALARM,
     ERROR,

@@ -40,6 +40,10 @@ from datetime import datetime, timezone, tzinfo
 from .errors import shown
 from .model import DEFAULT_MAX_LATE, DEFAULT_SKEW, MAX_PERIOD, MAX_SKEW
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .ledger.records import ServerTime
+
 MAX_CRON_LEN = 200
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -67,6 +71,10 @@ class Late(Exception):
             f"started {slot.lateness:.0f} s after its slot {slot.iso}, more than"
             f" --max-late {max_late:g} s: not that slot's run, nothing run"
         )
+
+
+class OffClock(Exception):
+    """By the ledger's clock this run would start too early or too late for its slot."""
 
 
 class Slot:
@@ -368,6 +376,46 @@ def slot_for(
     return slot
 
 
+def judge_by_ledger(
+    slot: Slot,
+    server: ServerTime,
+    mono: float,
+    *,
+    skew: float,
+    max_late: float | None,
+) -> str | None:
+    """Judge a run of ``slot`` starting at our monotonic instant ``mono`` by the ledger's
+    clock ``server``; OffClock when it might start more than ``skew`` before its slot or
+    more than ``max_late`` after it, each plus the clock's resolution. A warning to say
+    when our clock is off by more than that although this slot still fits, else None.
+
+    The slot itself stays our clock's (ms-precise when NTP works; a Date is whole seconds):
+    the ledger's clock only vetoes, so a node whose clock is right is never refused.
+    """
+    low, high = server.bounds(mono)
+    t = slot.timestamp
+    allowance = server.resolution
+    o = server.offset
+    off = (
+        f"this node's clock is {abs(o):.1f} s {'ahead of' if o >= 0 else 'behind'} the"
+        f" ledger's ({server.source}, +-{server.spread:.1f} s)"
+    )
+    if t - low > skew + allowance:
+        raise OffClock(
+            f"{off}: slot {slot.iso} would start up to {t - low:.1f} s before its time by the"
+            f" ledger's clock, more than --skew {skew:g} s + {allowance:g} s: nothing run"
+        )
+    if max_late is not None and high - t > max_late + allowance:
+        raise OffClock(
+            f"{off}: slot {slot.iso} would start up to {high - t:.1f} s after its time by the"
+            f" ledger's clock, more than --max-late {max_late:g} s + {allowance:g} s:"
+            " nothing run"
+        )
+    if abs(o) - server.spread > skew + allowance:
+        return f"warning: {off}: fix its time sync (this slot still fits)"
+    return None
+
+
 def catch_up_due(slot: Slot, catch_up: float) -> float:
     """The Unix time at which a node that is not the master tries to claim ``slot``."""
     return slot.timestamp + catch_up
@@ -388,6 +436,7 @@ __all__ = [
     "Cron",
     "Every",
     "Late",
+    "OffClock",
     "Schedule",
     "Slot",
     "catch_up_due",
@@ -397,6 +446,7 @@ __all__ = [
     "default_skew",
     "due",
     "from_spec",
+    "judge_by_ledger",
     "local_zone",
     "parse_duration",
     "parse_iso",

@@ -229,6 +229,12 @@ def test_auth_user_and_password(tmp_path_factory: pytest.TempPathFactory) -> Non
         assert "refused user 'ifm'" in bad["error"] and "authentication failed" in bad["error"]
         none = claim(a, c.url(), fresh_slot(), "a")
         assert (none["ok"], none["kind"]) == (False, "auth"), none
+        # The clock read before each claim sends no credentials (etcd serves its status
+        # without a token): no second authenticate per run, and a wrong password is not
+        # found out there but at the claim, as above.
+        for opts in ({"user": "ifm", "env": {"IF_MASTER_LEDGER_PASSWORD": "wrong"}}, {}):
+            t = a.call({"op": "clock", "url": c.url(), "opts": opts})
+            assert t["ok"] and t["low"] - 0.1 <= t["now"] <= t["high"] + 0.1, t
         outside = claim(a, c.url(prefix="elsewhere"), fresh_slot(), "a", opts={"env": env})
         assert (outside["ok"], outside["kind"]) == (False, "auth"), outside
         assert "permission denied" in outside["error"]

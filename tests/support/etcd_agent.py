@@ -68,6 +68,10 @@ def handle(req: dict[str, Any]) -> dict[str, Any]:
             led, c = claims[req["key"]]
             done = led.finish(c, end=req["end"], status=req["status"])
             return {"ok": True, "done": done, "elapsed": time.monotonic() - t0}
+        if op == "clock":
+            st = make(req).clock()
+            low, high = st.bounds(time.monotonic())
+            return {"ok": True, "low": low, "high": high, "now": time.time(), "source": st.source}
         if op == "holder":
             r = make(req).holder(req["task"], req["slot"])
             return {"ok": True, "record": None if r is None else json.loads(r.to_json())}

@@ -257,6 +257,43 @@ def test_the_members_clock_is_compared_with_ours(odd_servers: list[int]) -> None
     assert wire.offset("Thu, 01 Jan 1970 00:00:10 GMT", 20.0) == 9.5
 
 
+def test_the_members_clock_is_read_with_its_bounds(odd_servers: list[int]) -> None:
+    """clock(): the Date's whole second, widened by the round trip, holds the true time."""
+    p, _ = odd_servers
+    _Odd.silent = set()
+    _Odd.replies = {str(p): (200, b"{}")}
+    led = Ledger(parse_url(f"etcd://127.0.0.1:{p}/p"))
+    for ahead in (0.0, 47.0, -33.0):
+        _Odd.clock_ahead = ahead
+        try:
+            st = led.clock()
+        finally:
+            _Odd.clock_ahead = 0.0
+        now = time.time() + ahead  # the server's clock, a moment after its reply
+        low, high = st.bounds(time.monotonic())
+        assert low <= now <= high + 0.05, (ahead, low, now, high)
+        assert high - low < 1.2 and st.resolution == 1.0
+        assert abs(st.offset + ahead) <= 0.6 and st.source == f"127.0.0.1:{p}'s Date"
+    # A reply without a Date is a clock we cannot read: fail closed.
+    assert wire.server_time(None, sent=0.0, received=0.1, wall=0.0, source="x") is None
+    st0 = wire.server_time("Thu, 01 Jan 1970 00:00:10 GMT", sent=5.0, received=5.25, wall=12.0,
+                           source="x")  # fmt: skip
+    assert st0 is not None and (st0.low, st0.high, st0.at) == (10.0, 11.25, 5.25)
+    assert st0.bounds(7.25) == (12.0, 13.25) and st0.bounds(1.0) == (10.0, 11.25)
+
+
+def test_a_reply_without_a_date_reads_no_clock(
+    odd_servers: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p, _ = odd_servers
+    _Odd.silent = set()
+    _Odd.replies = {str(p): (200, b"{}")}
+    monkeypatch.setattr(_Odd, "date_time_string", lambda self, timestamp=None: "")
+    led = Ledger(parse_url(f"etcd://127.0.0.1:{p}/p"))
+    with pytest.raises(LedgerError, match="no Date header"):
+        led.clock()
+
+
 @pytest.mark.parametrize(
     "body",
     [b'{"header":{"revision":"7"},"succeeded":"false"}',  # truthy, and not etcd's

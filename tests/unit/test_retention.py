@@ -135,7 +135,14 @@ class _Wire:
         self.bodies: list[dict[str, Any]] = []
 
     def __call__(
-        self, host: str, port: int, path: str, body: dict[str, Any], end: float
+        self,
+        host: str,
+        port: int,
+        path: str,
+        body: dict[str, Any],
+        end: float,
+        *,
+        signed: bool = True,
     ) -> dict[str, Any]:
         self.bodies.append(body)
         if isinstance(self.reply, LedgerError):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+import time
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -11,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ifmaster import slot
+from ifmaster.ledger import ServerTime, wire
 from ifmaster.slot import Cron, Every, Late, slot_for
 
 UTC = timezone.utc
@@ -191,3 +194,89 @@ def test_cron_slot_is_the_latest_time_at_or_before_now_plus_skew(
 
     after = next(CronSim(expr, s.time))
     assert after.timestamp() > now + skew
+
+
+# -- the ledger's clock vetoes a slot (judge_by_ledger) -----------------------------------
+
+
+def _server(true_now: float, *, ours: float, rtt: float = 0.004, mono: float = 100.0) -> ServerTime:
+    """What clock() reads when the ledger's time is ``true_now`` and ours is ``ours``: the
+    Date rounds the server's time (written mid-round-trip) down to the second."""
+    written = true_now - rtt / 2
+    return wire.server_time(
+        time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(math.floor(written))),
+        sent=mono - rtt, received=mono, wall=ours, source="m1:2379's Date",
+    ) or pytest.fail("no server time")  # fmt: skip
+
+
+@given(
+    late=st.floats(-0.5, 6.0),  # by our clock: the rule's window for skew 0.5, max-late 6
+    rtt=st.floats(0.0, 0.05),
+)
+def test_a_node_whose_clock_is_right_is_never_refused(late: float, rtt: float) -> None:
+    """Any rounding of the Date (late's fraction), any round trip: no veto, no warning, up
+    to the round trip before the window's far edge."""
+    now = T + late
+    s = slot_for(Every("20s"), now, skew=0.5, max_late=6)
+    assert s.timestamp == T
+    server = _server(now, ours=now, rtt=rtt)
+    if late + rtt <= 6.0:
+        assert slot.judge_by_ledger(s, server, 100.0, skew=0.5, max_late=6) is None
+
+
+@given(
+    step=st.floats(-90.0, 90.0),  # our clock minus the ledger's
+    true_late=st.floats(-3.0, 12.0),  # when the run starts by the ledger's clock
+    frac=st.floats(0.0, 0.999),
+)
+def test_what_runs_runs_inside_the_window_by_the_ledgers_clock(
+    step: float, true_late: float, frac: float
+) -> None:
+    """The promise: whatever our clock says, a run that is not vetoed starts within
+    [slot - skew - 1 s, slot + max-late + 1 s] by the ledger's clock."""
+    sched = Every("2s")
+    true_now = T + 10 + true_late + frac
+    ours = true_now + step
+    try:
+        s = slot_for(sched, ours, skew=0.5, max_late=6)
+    except Late:
+        return
+    try:
+        slot.judge_by_ledger(s, _server(true_now, ours=ours), 100.0, skew=0.5, max_late=6)
+    except slot.OffClock as e:
+        assert "nothing run" in str(e) and "\n" not in str(e)
+        return
+    assert -1.5 <= true_now - s.timestamp <= 7.0, (step, true_now - s.timestamp)
+
+
+@pytest.mark.parametrize(
+    ("step", "words"),
+    [(47.0, r"is 4[67]\.\d s ahead of the ledger's \(m1:2379's Date, \+-0\.5 s\): slot"
+      r" 2026-11-28T01:45:46Z would start up to 46\.\d s before its time by the ledger's"
+      r" clock, more than --skew 0\.5 s \+ 1 s: nothing run$"),
+     (-33.0, r"is 3[23]\.\d s behind the ledger's .*: slot 2026-11-28T01:44:26Z would start up"
+      r" to 3[45]\.\d s after its time by the ledger's clock, more than --max-late 6 s \+ 1 s"),
+     (-69.0, r"is (68|69)\.\d s behind .* up to 7[01]\.\d s after")],
+)  # fmt: skip
+def test_a_stepped_clock_is_named_and_refused(step: float, words: str) -> None:
+    """The issue's clocks: +47 s claimed future slots, -33 s and -69 s ran long past them."""
+    sched = Every("2s")
+    true_now = T + 0.2
+    s = slot_for(sched, true_now + step, skew=0.5, max_late=6)
+    with pytest.raises(slot.OffClock, match="this node's clock is ") as e:
+        slot.judge_by_ledger(s, _server(true_now, ours=true_now + step), 100.0, skew=0.5,
+                             max_late=6)  # fmt: skip
+    assert re.search(words, str(e.value)), str(e.value)
+
+
+def test_a_clock_off_within_the_window_warns_and_runs() -> None:
+    """10 s slow, --max-late 60: a run 40 s after the slot by ours, 50 s by the ledger's."""
+    sched = Every("5m")
+    true_now = T + 50.5
+    s = slot_for(sched, true_now - 10, skew=2, max_late=60)
+    server = _server(true_now, ours=true_now - 10)
+    warning = slot.judge_by_ledger(s, server, 100.0, skew=2, max_late=60)
+    assert warning and warning.startswith("warning: this node's clock is 10.0 s behind"), warning
+    # The monotonic clock carries the reading forward: 15 s later it is too late.
+    with pytest.raises(slot.OffClock, match="more than --max-late 60 s"):
+        slot.judge_by_ledger(s, server, 115.0, skew=2, max_late=60)

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 
 from ..model import DEFAULT_LEDGER_TIMEOUT as DEFAULT_DEADLINE
 from .etcd import EtcdLedger
-from .records import Claim, LedgerError, LedgerOptions, Record, validate_node
+from .records import Claim, LedgerError, LedgerOptions, Record, ServerTime, validate_node
 from .url import LedgerUrl, parse_url
 
 TYPE_CHECKING = False
@@ -101,6 +101,7 @@ __all__ = [
     "LedgerOptions",
     "LedgerUrl",
     "Record",
+    "ServerTime",
     "check_url",
     "open_ledger",
     "parse_url",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from .records import Claim, Stored
+from .records import Claim, ServerTime, Stored
 
 
 class Backend(Protocol):
@@ -38,6 +38,10 @@ class Backend(Protocol):
         A won claim carries a fencing token (``Claim.revision``) that strictly increases
         across every claim of this store.
         """
+
+    def clock(self) -> ServerTime:
+        """The store's own clock, read once and bounded, for judging a slot by the cluster's
+        time before claiming it (etcd: a reply's Date; PostgreSQL: ``clock_timestamp()``)."""
 
     def finish(self, claim: Claim, *, end: float, status: int) -> bool:
         """Record a won claim's end; False when its record is gone or was claimed anew."""

@@ -28,7 +28,16 @@ from ..model import DEFAULT_LEDGER_TIMEOUT, MAX_LEDGER_TIMEOUT, MIN_LEDGER_TIMEO
 from ..slot import check_seconds, parse_iso
 from ..task import validate_task
 from . import reply
-from .records import Claim, LedgerError, Record, Stored, bounded, iso_ms, validate_node
+from .records import (
+    Claim,
+    LedgerError,
+    Record,
+    ServerTime,
+    Stored,
+    bounded,
+    iso_ms,
+    validate_node,
+)
 from .retention import DEFAULT_KEEP, check_keep, prune_range
 from .secret import (
     ENV_PASSWORD,
@@ -40,7 +49,16 @@ from .secret import (
     scrub,
 )
 from .url import LedgerUrl, parse_url
-from .wire import DeadlineSocket, Encrypted, Unresolved, dial, no_passphrase, offset, resolve
+from .wire import (
+    DeadlineSocket,
+    Encrypted,
+    Unresolved,
+    dial,
+    no_passphrase,
+    offset,
+    resolve,
+    server_time,
+)
 
 T = TypeVar("T")
 
@@ -129,6 +147,7 @@ class EtcdLedger:
         self._token: str | None = None  # the last authenticate reply's, hidden like the password
         self._ssl: Any = None
         self.clock_offset: float | None = None  # from the last reply, see Claim
+        self.server_time: ServerTime | None = None  # the last reply's Date, see clock()
         if url.tls or ca is not None or cert is not None:
             import ssl
 
@@ -280,6 +299,19 @@ class EtcdLedger:
 
         return self._ask("/v3/kv/range", {"key": _b64(k)}, parse, "range")
 
+    def clock(self) -> ServerTime:
+        """The answering member's clock: the Date of one cheap read (its status, served by
+        the member itself, no raft round). LedgerError when no member answers in the
+        deadline or the reply has no Date: a clock we cannot read judges nothing."""
+        self.server_time = None
+        # etcd serves its status without a token: no authenticate (bcrypt, ~70 ms) for it.
+        self._post("/v3/maintenance/status", {}, signed=False)
+        if self.server_time is None:
+            raise LedgerError(
+                "protocol", "ledger: the member's reply has no Date header: cannot read its clock"
+            )
+        return self.server_time
+
     # -- the wire --------------------------------------------------------------------
 
     def _txn(
@@ -320,13 +352,19 @@ class EtcdLedger:
             "txn",
         )
 
-    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _post(self, path: str, body: dict[str, Any], *, signed: bool = True) -> dict[str, Any]:
         """The first reply (strict JSON, an object) any endpoint gives ``path``; _ask()
         with etcd's schema for it is what a caller that reads fields wants."""
-        return self._ask(path, body, _as_is, path)
+        return self._ask(path, body, _as_is, path, signed=signed)
 
     def _ask(
-        self, path: str, body: dict[str, Any], parse: Callable[[dict[str, Any]], T], what: str
+        self,
+        path: str,
+        body: dict[str, Any],
+        parse: Callable[[dict[str, Any]], T],
+        what: str,
+        *,
+        signed: bool = True,
     ) -> T:
         """POST to each endpoint in turn within the deadline; the first reply that
         ``parse`` (etcd's schema for ``what``) accepts wins.
@@ -335,6 +373,7 @@ class EtcdLedger:
         one that does not answer at all (partitioned, or its name's resolver) leaves time
         for the next. A reply that is not etcd's says nothing about the slot: the next
         endpoint is asked, as for a refused connection. An auth failure stops at once.
+        ``signed`` False: no token even with a user (a call etcd serves without one).
         """
         started = time.monotonic()
         failures: list[str] = []
@@ -347,7 +386,9 @@ class EtcdLedger:
                 failures.append(f"{where}: not tried, deadline spent")
                 break
             try:
-                answer = self._post_one(host, port, path, body, time.monotonic() + left / (n - i))
+                answer = self._post_one(
+                    host, port, path, body, time.monotonic() + left / (n - i), signed=signed
+                )
             except LedgerError as e:
                 if e.kind in ("auth", "config"):
                     raise LedgerError(e.kind, self._said(str(e), 1000)) from None
@@ -376,7 +417,14 @@ class EtcdLedger:
         return bounded(scrub(text, secrets), limit)
 
     def _post_one(
-        self, host: str, port: int, path: str, body: dict[str, Any], end: float
+        self,
+        host: str,
+        port: int,
+        path: str,
+        body: dict[str, Any],
+        end: float,
+        *,
+        signed: bool = True,
     ) -> dict[str, Any]:
         """One endpoint, everything (resolving, connecting, TLS, both requests) by ``end``."""
         import http.client
@@ -401,7 +449,7 @@ class EtcdLedger:
         conn.connect = connect  # type: ignore[method-assign]
         try:
             headers = {"Content-Type": "application/json"}
-            if self.user is not None:
+            if self.user is not None and signed:
                 auth = {"name": self.user, "password": self._password}
                 answer = self._request(conn, where, "/v3/auth/authenticate", auth, headers, end)
                 try:
@@ -448,10 +496,15 @@ class EtcdLedger:
             raise LedgerError("unreachable", f"{where}: timed out")
         if conn.sock is None:
             conn.connect()
+        sent = time.monotonic()
         conn.request("POST", path, body=json.dumps(body), headers=headers)
         resp = conn.getresponse()
         raw = _body(resp, where)
-        self.clock_offset = offset(resp.getheader("Date"), time.time())
+        date = resp.getheader("Date")
+        self.clock_offset = offset(date, time.time())
+        self.server_time = server_time(
+            date, sent=sent, received=time.monotonic(), wall=time.time(), source=f"{where}'s Date"
+        )
         try:
             answer = reply.loads(raw)
             if not isinstance(answer, dict):

@@ -31,7 +31,16 @@ from ..errors import shown
 from ..model import MAX_LEDGER_TIMEOUT, MIN_LEDGER_TIMEOUT
 from ..slot import check_seconds, parse_iso
 from ..task import validate_task
-from .records import Claim, LedgerError, Record, Stored, bounded, iso_ms, validate_node
+from .records import (
+    Claim,
+    LedgerError,
+    Record,
+    ServerTime,
+    Stored,
+    bounded,
+    iso_ms,
+    validate_node,
+)
 from .secret import ENV_PASSWORD, ENV_USER, HIDDEN, check_secret, read_secret, scrub
 
 if TYPE_CHECKING:
@@ -54,6 +63,8 @@ MAX_READ = 10000
 MAX_TASKS = 1000
 #: The longest message a call raises (the missing table's DDL and GRANTs are the longest).
 MAX_MESSAGE = 1000
+#: clock_timestamp() is to the microsecond; a millisecond of allowance is plenty.
+CLOCK_RESOLUTION = 0.001
 MAX_IDENT = 63  # PostgreSQL's NAMEDATALEN - 1
 #: Our own URL query parameters: removed before libpq sees the rest.
 OWN_PARAMS = ("table", "async_standbys", "multi_master")
@@ -401,6 +412,30 @@ class PostgresLedger:
             return self._select(conn, where, tuple(args), newest=limit)
 
         return self._call(f"read {task}", run, writes=False)
+
+    def clock(self) -> ServerTime:
+        """The server's ``clock_timestamp()``, bracketed by our monotonic clock around the
+        query: at the reply the server's clock lay within the round trip of what it said.
+        (One connection of its own: the claim's transaction stays the one that writes.)"""
+        import time
+
+        def run(conn: Any) -> ServerTime:
+            sent = time.monotonic()
+            row = conn.execute("SELECT extract(epoch FROM clock_timestamp())::float8").fetchone()
+            received = time.monotonic()
+            if not row or not isinstance(row[0], float) or not math.isfinite(row[0]):
+                raise LedgerError("protocol", "ledger: clock_timestamp() gave no time")
+            t = row[0]
+            return ServerTime(
+                low=t,
+                high=t + (received - sent),
+                at=received,
+                wall=time.time(),
+                resolution=CLOCK_RESOLUTION,
+                source=f"{self._where(conn)}'s clock_timestamp()",
+            )
+
+        return self._call("read the clock", run, writes=False)
 
     def tasks(self) -> list[str]:
         """Every task that has a row in the table, sorted."""

@@ -202,6 +202,42 @@ class Claim:
         return f"{self.key} is held by {self.holder}"
 
 
+class ServerTime:
+    """The ledger's clock, read once: at our monotonic instant ``at`` its Unix time lay in
+    ``[low, high]`` (etcd: the Date header's whole second, widened by the round trip).
+
+    ``wall`` is our own clock at ``at``, for naming the offset; ``resolution`` the store's
+    clock step (etcd's Date: 1 s), the allowance a run's window gets on each side so that
+    a node whose clock is right is never refused for the Date's rounding.
+    """
+
+    __slots__ = ("at", "high", "low", "resolution", "source", "wall")
+
+    def __init__(
+        self, *, low: float, high: float, at: float, wall: float, resolution: float, source: str
+    ) -> None:
+        self.low = low
+        self.high = high
+        self.at = at  # time.monotonic() when the reply arrived
+        self.wall = wall  # time.time() then
+        self.resolution = resolution
+        self.source = source  # who answered, e.g. "10.0.0.1:2379's Date"
+
+    def bounds(self, mono: float) -> tuple[float, float]:
+        """The ledger's Unix time at our monotonic instant ``mono`` (not before ``at``)."""
+        gone = max(0.0, mono - self.at)  # the monotonic clock runs on through wall steps
+        return self.low + gone, self.high + gone
+
+    @property
+    def offset(self) -> float:
+        """Our clock minus the ledger's (positive: ours is ahead), to within +-``spread``."""
+        return self.wall - (self.low + self.high) / 2
+
+    @property
+    def spread(self) -> float:
+        return (self.high - self.low) / 2
+
+
 class Stored:
     """One slot as a read gives it back: its task and slot, what it holds, its revision.
 

@@ -6,16 +6,45 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
+from .records import ServerTime
 
-def offset(date: str | None, now: float) -> float | None:
-    """``now`` minus an HTTP Date (RFC 9110, whole seconds, so its mid-second), or None."""
+#: An HTTP Date's step: whole seconds (RFC 9110's IMF-fixdate).
+DATE_RESOLUTION = 1.0
+
+
+def _date(date: str | None) -> float | None:
+    """An HTTP Date as Unix time, or None when absent or not IMF-fixdate."""
     if not date:
         return None
     try:  # the fixed IMF-fixdate form Go's net/http writes; %a/%b are the C locale's
         t = datetime.strptime(date, "%a, %d %b %Y %H:%M:%S GMT").replace(tzinfo=timezone.utc)
     except ValueError:
         return None
-    return now - (t.timestamp() + 0.5)
+    return t.timestamp()
+
+
+def offset(date: str | None, now: float) -> float | None:
+    """``now`` minus an HTTP Date (RFC 9110, whole seconds, so its mid-second), or None."""
+    t = _date(date)
+    return None if t is None else now - (t + DATE_RESOLUTION / 2)
+
+
+def server_time(
+    date: str | None, *, sent: float, received: float, wall: float, source: str
+) -> ServerTime | None:
+    """The server's clock from a reply's Date, or None without one.
+
+    The server wrote ``date`` (its time, rounded down to the second) between our monotonic
+    ``sent`` and ``received``: at ``received`` its clock read at least ``date`` and less
+    than ``date`` + 1 s + the round trip.
+    """
+    t = _date(date)
+    if t is None:
+        return None
+    high = t + DATE_RESOLUTION + max(0.0, received - sent)
+    return ServerTime(
+        low=t, high=high, at=received, wall=wall, resolution=DATE_RESOLUTION, source=source
+    )
 
 
 class DeadlineSocket:

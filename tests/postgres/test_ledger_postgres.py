@@ -101,6 +101,19 @@ def test_through_pgbouncer_in_transaction_pooling_exactly_one_wins(lab: pglib.La
     assert lab.servers[0].sql("SELECT count(*) FROM public.pooled") == [(20,)]
 
 
+def test_the_clock_is_the_servers_bracketed_by_the_round_trip(
+    lab: pglib.Lab, agent: pglib.Agent
+) -> None:
+    """clock() (the slot's judge, see slot.judge_by_ledger) reads clock_timestamp(): on one
+    machine the server's time brackets ours to within the round trip."""
+    url = lab.servers[0].url()
+    got = agent.call({"op": "clock", "url": url, "opts": {"deadline": DEADLINE, "env": ENV}})
+    assert got["ok"], got
+    assert got["low"] <= got["high"] < got["low"] + DEADLINE
+    assert got["low"] - 0.5 < got["wall"] < got["high"] + 0.5
+    assert got["source"].endswith("'s clock_timestamp()") and got["resolution"] == 0.001
+
+
 def test_end_record_read_tasks_and_release(lab: pglib.Lab, agent: pglib.Agent) -> None:
     url = lab.servers[0].url()
     slot = fresh_slot()

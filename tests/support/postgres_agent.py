@@ -3,7 +3,8 @@
 Started by tests/support/postgres.Agent with ``ip netns exec``. Requests: ``{"op": "claim", "url",
 "opts", "task", "slot", "node", "pid", "start", "at"}``, ``{"op": "finish", "key", "node",
 "end", "status"}``, ``{"op": "read", "url", "opts", "task"}``, ``{"op": "tasks", ...}``,
-``{"op": "release", "url", "opts", "task", "slot", "revision"}``, ``{"op": "ping"}``.
+``{"op": "release", "url", "opts", "task", "slot", "revision"}``,
+``{"op": "clock", "url", "opts"}``, ``{"op": "ping"}``.
 ``opts`` are LedgerOptions for open_ledger (``env``: its environ; ``osenv``: set in this
 process, for libpq's own variables such as PGPASSFILE; ``keep``: PostgresLedger's own).
 ``at``: a Unix time to wait for (racers).
@@ -66,6 +67,11 @@ def handle(req: dict[str, Any]) -> dict[str, Any]:
                 for r in rows]}  # fmt: skip
         if op == "tasks":
             return {"ok": True, "tasks": make(req).tasks()}
+        if op == "clock":
+            t = make(req).clock()
+            lo, hi = t.bounds(time.monotonic())
+            return {"ok": True, "low": lo, "high": hi, "wall": time.time(), "source": t.source,
+                    "resolution": t.resolution}  # fmt: skip
         if op == "release":
             led = make(req)
             return {"ok": True, "done": led.release(req["task"], req["slot"],

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from ..model import DEFAULT_LEDGER_TIMEOUT, MAX_LEDGER_TIMEOUT, MIN_LEDGER_TIMEOUT
 from ..slot import check_seconds, parse_iso
 from ..task import validate_task
-from . import reply
+from . import reply, secret
 from .records import (
     Claim,
     LedgerError,
@@ -43,8 +43,6 @@ from .secret import (
     ENV_PASSWORD,
     ENV_URL,
     ENV_USER,
-    check_secret,
-    read_secret,
     regular_file,
     scrub,
 )
@@ -195,11 +193,7 @@ class EtcdLedger:
         if url is None:
             return None
         user = user or env.get(ENV_USER) or None
-        password = None
-        if password_file is not None:
-            password = read_secret(password_file)
-        elif env.get(ENV_PASSWORD):
-            password = check_secret(os.fsencode(env[ENV_PASSWORD]), ENV_PASSWORD)
+        password = secret.password(password_file, env)
         if user is not None and password is None:
             raise LedgerError(
                 "config", f"ledger user {user!r} has no password: give a file or {ENV_PASSWORD}"

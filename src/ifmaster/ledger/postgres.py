@@ -31,6 +31,7 @@ from ..errors import shown
 from ..model import MAX_LEDGER_TIMEOUT, MIN_LEDGER_TIMEOUT
 from ..slot import check_seconds, parse_iso
 from ..task import validate_task
+from . import secret
 from .records import (
     Claim,
     LedgerError,
@@ -41,7 +42,7 @@ from .records import (
     iso_ms,
     validate_node,
 )
-from .secret import ENV_PASSWORD, ENV_USER, HIDDEN, check_secret, read_secret, scrub
+from .secret import ENV_PASSWORD, ENV_USER, HIDDEN, scrub
 
 if TYPE_CHECKING:
     from .backend import Backend
@@ -277,11 +278,7 @@ class PostgresLedger:
                     f"{option} is for an etcd ledger: with postgresql:// write {instead}"
                     " in the URL (libpq's own parameters)"
                 )
-        password = None
-        if password_file is not None:
-            password = read_secret(password_file)
-        elif env.get(ENV_PASSWORD):
-            password = check_secret(os.fsencode(env[ENV_PASSWORD]), ENV_PASSWORD)
+        password = secret.password(password_file, env)
         return cls(parse_pg_url(url), deadline=deadline, password=password, keep=keep)
 
     def key(self, task: str, slot: str) -> str:

@@ -6,6 +6,10 @@ import os
 
 from .records import LedgerError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 MAX_SECRET_LEN = 4096
 ENV_URL = "IF_MASTER_LEDGER"
 ENV_USER = "IF_MASTER_LEDGER_USER"
@@ -60,6 +64,16 @@ def check_secret(data: bytes, what: str) -> str:
     if "\0" in text:
         raise LedgerError("config", f"{what} holds a NUL byte: not a password")
     return text
+
+
+def password(password_file: str | None, environ: Mapping[str, str]) -> str | None:
+    """The ledger's password, for either store: the file's when one is named, else
+    IF_MASTER_LEDGER_PASSWORD's, else None; LedgerError when the one given is bad."""
+    if password_file is not None:
+        return read_secret(password_file)
+    if environ.get(ENV_PASSWORD):
+        return check_secret(os.fsencode(environ[ENV_PASSWORD]), ENV_PASSWORD)
+    return None
 
 
 def regular_file(path: str, what: str) -> None:

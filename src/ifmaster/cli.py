@@ -640,7 +640,7 @@ def _view(modes: dict[str, Any], params: dict[str, Any]) -> int:
     if modes["timeline"] and params["as_json"]:
         raise click.UsageError("--timeline and --json are two outputs: give one")
     try:
-        since = float(slot.parse_duration(modes["since"])) if modes["since"] else None
+        since = float(slot.parse_duration(modes["since"])) if modes["since"] is not None else None
         plan: slot.Schedule | None = None
         if params["schedule"] is not None and params["every"] is not None:
             raise click.UsageError("give one of --schedule or --every")

@@ -86,6 +86,7 @@ def test_an_unreadable_ledger_is_125_one_line(
         ([*URL, "--history", "job", "--status"], "two modes"),
         ([*URL, "--history", "no/such"], "task name"),
         ([*URL, "--history", "job", "--since", "soon"], "duration 'soon'"),
+        ([*URL, "--status", "--since", ""], "duration '' is empty"),  # not the default
         ([*URL, "--history", "job", "-n", "0"], "0"),
         ([*URL, "--status", "--failed"], "--failed does not go with --status"),
         ([*URL, "--status", "--node", "n1"], "--node does not go with --status"),

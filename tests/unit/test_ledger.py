@@ -126,6 +126,11 @@ def test_refused_everywhere_fails_closed_in_one_line() -> None:
     assert f"127.0.0.1:{a}: Connection refused; 127.0.0.1:{b}: Connection refused" in msg
 
 
+#: etcd's reply to a member's status (the clock read), as 3.5 gives it.
+STATUS = (
+    b'{"header":{"cluster_id":"14841639068965178418","member_id":"10276657743932975437",'
+    b'"revision":"3","raft_term":"2"},"version":"3.5.9","dbSize":"20480","raftIndex":"8"}'
+)
 #: etcd's reply to a txn whose compare held: it names the put it did.
 WON = b'{"header":{"revision":"%s"},"succeeded":true,"responses":[{"response_put":{}}]}'
 
@@ -261,7 +266,7 @@ def test_the_members_clock_is_read_with_its_bounds(odd_servers: list[int]) -> No
     """clock(): the Date's whole second, widened by the round trip, holds the true time."""
     p, _ = odd_servers
     _Odd.silent = set()
-    _Odd.replies = {str(p): (200, b"{}")}
+    _Odd.replies = {str(p): (200, STATUS)}
     led = Ledger(parse_url(f"etcd://127.0.0.1:{p}/p"))
     for ahead in (0.0, 47.0, -33.0):
         _Odd.clock_ahead = ahead
@@ -287,11 +292,35 @@ def test_a_reply_without_a_date_reads_no_clock(
 ) -> None:
     p, _ = odd_servers
     _Odd.silent = set()
-    _Odd.replies = {str(p): (200, b"{}")}
+    _Odd.replies = {str(p): (200, STATUS)}
     monkeypatch.setattr(_Odd, "date_time_string", lambda self, timestamp=None: "")
     led = Ledger(parse_url(f"etcd://127.0.0.1:{p}/p"))
-    with pytest.raises(LedgerError, match="no Date header"):
+    with pytest.raises(LedgerError, match=r"unexpected status reply \(no Date header") as e:
         led.clock()
+    assert e.value.kind == "protocol"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{}",  # no header: not etcd's status
+     b'{"header":{"revision":"0"}}',
+     b'{"header":{"revision":"3"},"version":3.5}',
+     b'{"header":{"revision":"3"},"header":{"revision":"4"}}',
+     b"[]"],
+)  # fmt: skip
+def test_a_clock_read_goes_past_a_reply_that_is_not_etcds_status(
+    odd_servers: list[int], body: bytes
+) -> None:
+    """The status reply is read as strictly as a claim's: a first member's bad one is a
+    failure named in one line, and the next member's clock is the one read."""
+    p, q = odd_servers
+    _Odd.silent = set()
+    _Odd.replies = {str(p): (200, body), str(q): (200, STATUS)}
+    st = Ledger(parse_url(f"etcd://127.0.0.1:{p},127.0.0.1:{q}/p")).clock()
+    assert st.source == f"127.0.0.1:{q}'s Date"
+    with pytest.raises(LedgerError) as e:
+        Ledger(parse_url(f"etcd://127.0.0.1:{p}/p")).clock()
+    assert e.value.kind in ("protocol", "unreachable") and "\n" not in str(e.value), str(e.value)
 
 
 @pytest.mark.parametrize(

@@ -295,16 +295,20 @@ class EtcdLedger:
 
     def clock(self) -> ServerTime:
         """The answering member's clock: the Date of one cheap read (its status, served by
-        the member itself, no raft round). LedgerError when no member answers in the
-        deadline or the reply has no Date: a clock we cannot read judges nothing."""
+        the member itself, no raft round). A reply that is not etcd's status, or has no
+        Date, sends us to the next member like any unreadable reply; LedgerError when no
+        member gives one in the deadline: a clock we cannot read judges nothing."""
+
+        def parse(body: dict[str, Any]) -> ServerTime:
+            reply.status(body)
+            got = self.server_time  # _request's reading of the very reply in ``body``
+            if got is None:
+                raise ValueError("no Date header: cannot read its clock")
+            return got
+
         self.server_time = None
         # etcd serves its status without a token: no authenticate (bcrypt, ~70 ms) for it.
-        self._post("/v3/maintenance/status", {}, signed=False)
-        if self.server_time is None:
-            raise LedgerError(
-                "protocol", "ledger: the member's reply has no Date header: cannot read its clock"
-            )
-        return self.server_time
+        return self._ask("/v3/maintenance/status", {}, parse, "status", signed=False)
 
     # -- the wire --------------------------------------------------------------------
 

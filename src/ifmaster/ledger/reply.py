@@ -193,6 +193,15 @@ def txn(reply: dict[str, Any], key: bytes) -> tuple[bool, int, tuple[bytes, int]
     return False, revision, range_kvs(first.get("response_range"), key)
 
 
+def status(reply: dict[str, Any]) -> int:
+    """A member's status reply (``/v3/maintenance/status``): etcd's header, and its
+    version a string when given; the header's revision."""
+    revision = header(reply)
+    if "version" in reply and not isinstance(reply["version"], str):
+        raise ValueError(f"version is {kind(reply['version'])}, not a string")
+    return revision
+
+
 def token(reply: dict[str, Any]) -> str:
     """The authenticate reply's token: printable ASCII, as an HTTP header can carry it."""
     t = reply.get("token")

@@ -710,67 +710,15 @@ def _typed(names: tuple[str, ...]) -> list[str]:
     ]
 
 
-def _claiming(
-    *,
-    url: str,
-    task: str | None,
-    schedule: str | None,
-    every: str | None,
-    max_late: float,
-    skew: float | None,
-    catch_up: float | None,
-    deadline: float,
-    ca: str | None,
-    cert: str | None,
-    key: str | None,
-    user: str | None,
-    password_file: str | None,
-    node: str | None,
-    keep: str | None,
-) -> Claiming:
-    """--ledger's options, checked together, as the record act() uses. No file is read
-    here: act() opens the store (its password and TLS files) when it needs it."""
-    from . import slot
-    from .ledger import LedgerError, LedgerOptions, check_url, validate_node
-    from .ledger.retention import DEFAULT_KEEP, check_against_lateness, parse_keep
+def _claiming(**given: Any) -> Claiming:
+    """--ledger's options, checked together, as the record act() uses (see
+    ledger.claiming: the pre-parse builds it the same way)."""
+    from .ledger import LedgerError, claiming
 
-    if not task:
-        raise click.UsageError("--ledger needs --task NAME (the slot key's middle part)")
-    if (schedule is None) == (every is None):
-        raise click.UsageError("--ledger needs exactly one of --schedule or --every")
     try:
-        plan: slot.Schedule = (
-            slot.Cron(schedule, slot.local_zone()) if schedule is not None
-            else slot.Every(every or "")
-        )  # fmt: skip
-        skew = slot.check_skew(plan, slot.default_skew(plan) if skew is None else skew)
-        if catch_up is not None:
-            slot.check_catch_up(catch_up, max_late)
-        if node is None:
-            import socket
-
-            node = socket.gethostname()
-        node = validate_node(node)
-        kept = DEFAULT_KEEP if keep is None else parse_keep(keep)
-        check_against_lateness(kept, max_late, skew)
-        check_url(url)
-        if (cert is None) != (key is None):
-            raise ValueError("--ledger-cert and --ledger-key go together: give both or neither")
+        return claiming(**given)
     except (ValueError, LedgerError) as e:
         raise click.UsageError(str(e)) from None
-    options = LedgerOptions(
-        url=url,
-        deadline=deadline,
-        ca=ca,
-        cert=cert,
-        key=key,
-        user=user,
-        password_file=password_file,
-        keep=kept,
-    )
-    return Claiming(
-        options=options, schedule=plan, node=node, skew=skew, max_late=max_late, catch_up=catch_up
-    )
 
 
 def run_click(args: list[str]) -> int:

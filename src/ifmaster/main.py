@@ -1,4 +1,5 @@
-"""Entry point: the pre-parse answers plain runs; anything else goes to click."""
+"""Entry point: the pre-parse answers plain runs and the ledger's common line; anything else goes
+to click."""
 
 from __future__ import annotations
 

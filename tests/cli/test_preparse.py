@@ -102,3 +102,81 @@ def test_every_environment_variable_click_reads_makes_the_pre_parse_hand_over() 
     for name in envvars:
         assert name.startswith(CLICK_ENV_PREFIXES), name
         assert preparse(["--vip", "10.0.0.1"], {name: "1"}) is None, name
+
+
+# -- the ledger's common line: --task, --every, --ledger and a command ----------------
+
+LEDGER_WORDS = [
+    "--task", "--task=backup", "backup", "--every", "--every=1h", "1h", "5m", "0", "90",
+    "--ledger", "--ledger=etcd://10.0.0.5:2379/ifm", "etcd://10.0.0.5:2379/ifm",
+    "etcd://10.0.0.5:2379", "etcds://[fd00::5]:2379/p", "postgresql://u@10.0.0.5/db",
+    "--vip", "10.0.0.1", "--", "true", "--every=", "--task=a/b", "--keep", "1d", "-v",
+]  # fmt: skip
+
+
+def same(a: object, b: object) -> bool:
+    """Records compared field by field (they define no __eq__); schedules by their spec."""
+    from ifmaster import slot
+
+    if isinstance(a, slot.Schedule) and isinstance(b, slot.Schedule):
+        return slot.spec(a) == slot.spec(b) and type(a) is type(b)
+    names = getattr(type(a), "__slots__", None)
+    if names is None or type(a) is not type(b):
+        return a == b
+    return all(same(getattr(a, n), getattr(b, n)) for n in names)
+
+
+def assert_ledger_line_agrees(argv: list[str]) -> bool:
+    """True when the pre-parse took ``argv``: then click built the very same records."""
+    fast = preparse(argv, {})
+    if fast is None:
+        return False
+    with mock.patch.dict(os.environ, {}, clear=True):
+        slow = via_click(argv)
+    assert slow is not None, f"click refused {argv!r} that the pre-parse accepted"
+    request, action = slow
+    assert isinstance(request, Request) and isinstance(action, Action)
+    for name in Action.__slots__:
+        assert same(getattr(action, name), getattr(fast[1], name)), name
+    assert request.vips == fast[0].vips
+    return True
+
+
+@settings(max_examples=400)
+@given(st.lists(st.one_of(st.sampled_from(LEDGER_WORDS), st.text(max_size=6)), max_size=9))
+@example(["--vip", "10.0.0.1", "--task", "backup", "--every", "1h", "--ledger",
+          "etcd://10.0.0.5:2379/ifm", "--", "true"])  # fmt: skip
+@example(["--task", "--every", "--every", "1h", "--ledger", "etcd://10.0.0.5:2379/ifm", "true"])
+def test_the_ledger_line_agrees_with_click(argv: list[str]) -> None:
+    assert_ledger_line_agrees(argv)
+
+
+def test_the_ledger_line_is_taken_without_click() -> None:
+    url = "etcd://10.0.0.5:2379/ifm"
+    taken = [
+        ["--vip", "10.0.0.1", "--task", "backup", "--every", "1h", "--ledger", url, "--", "true"],
+        ["--vip=10.0.0.1", "--task=backup", "--every=5m", f"--ledger={url}", "sh", "-c", "x"],
+        ["--ledger", url, "--every", "90", "--task", "b.1", "--vip", "10.0.0.1", "true"],
+        ["--vip", "10.0.0.1", "--task", "t", "--every", "1d", "--ledger",
+         "postgresql://u@10.0.0.5/db", "--", "true"],
+    ]  # fmt: skip
+    for argv in taken:
+        assert assert_ledger_line_agrees(argv), argv
+        claim = preparse(argv, {})[1].claiming  # type: ignore[index]
+        assert claim is not None and claim.options.url in (url, "postgresql://u@10.0.0.5/db")
+    handed_over = [
+        ["--vip", "10.0.0.1", "--task", "backup", "--every", "1h", "--ledger", url],  # a check
+        ["--vip", "10.0.0.1", "--task", "backup", "--ledger", url, "true"],  # no schedule
+        ["--vip", "10.0.0.1", "--task", "b", "--every", "1h", "--every", "2h", "--ledger", url,
+         "true"],  # twice: click says which counts
+        ["--vip", "10.0.0.1", "--task", "a/b", "--every", "1h", "--ledger", url, "true"],
+        ["--vip", "10.0.0.1", "--task", "b", "--every", "0", "--ledger", url, "true"],
+        ["--vip", "10.0.0.1", "--task", "b", "--every", "1h", "--ledger", "http://x", "true"],
+        ["--vip", "10.0.0.1", "--task", "b", "--every", "1h", "--ledger", url, "--keep", "1d",
+         "true"],
+        ["--vip", "10.0.0.1", "--task", "b", "true"],  # --task alone: metrics, locks: click's
+    ]  # fmt: skip
+    for argv in handed_over:
+        assert preparse(argv, {}) is None, argv
+    env = {"IF_MASTER_LEDGER_PASSWORD": "x"}  # any IF_MASTER_* but the VIP: click's
+    assert preparse(taken[0], env) is None

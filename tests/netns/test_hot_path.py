@@ -66,6 +66,18 @@ def test_the_guard_would_notice_a_heavy_import(node: Node) -> None:
     assert "click" in {n.split(".")[0] for n in imported(node, ["-v", "--vip", "10.50.0.10"])}
 
 
+def test_the_ledger_line_loads_no_click(node: Node) -> None:
+    """The crontab's ledger line (--task, --every, --ledger) is pre-parsed: click, ~28 ms of
+    a ledger-guarded run, loads only for help, completion and errors."""
+    line = ["--task", "t", "--every", "1h", "--ledger", "etcd://10.50.0.99:2379/p"]
+    names = imported(node, ["--vip", "10.50.0.1", *line, "--", "true"])  # not master here
+    top_level = {n.split(".")[0] for n in names}
+    assert "ifmaster.ledger" in names and "click" not in top_level, sorted(top_level)
+    # The same line with an option it does not take goes to click, as before.
+    names = imported(node, ["--vip", "10.50.0.1", *line, "--keep", "2d", "--", "true"])
+    assert "click" in {n.split(".")[0] for n in names}
+
+
 # --- the command is our script, whatever the installer --------------------------------------
 
 SCRIPT = Path(__file__).resolve().parents[2] / "bin" / "if-master"

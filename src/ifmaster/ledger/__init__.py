@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..model import DEFAULT_LEDGER_TIMEOUT as DEFAULT_DEADLINE
+from ..model import Claiming
 from .etcd import EtcdLedger
 from .records import Claim, LedgerError, LedgerOptions, Record, ServerTime, validate_node
 from .url import LedgerUrl, parse_url
@@ -79,6 +80,66 @@ def check_url(url: str) -> None:
         parse_url(url)
 
 
+def claiming(
+    *,
+    url: str,
+    task: str | None,
+    schedule: str | None,
+    every: str | None,
+    max_late: float,
+    skew: float | None,
+    catch_up: float | None,
+    deadline: float,
+    ca: str | None,
+    cert: str | None,
+    key: str | None,
+    user: str | None,
+    password_file: str | None,
+    node: str | None,
+    keep: str | None,
+) -> Claiming:
+    """--ledger's options, checked together, as the record act() uses: the one builder for
+    click and the pre-parse. No file is read here: act() opens the store when it needs it.
+    ValueError (or LedgerError: a missing driver) naming what is wrong."""
+    from .. import slot
+    from .retention import DEFAULT_KEEP, check_against_lateness, parse_keep
+
+    if not task:
+        raise ValueError("--ledger needs --task NAME (the slot key's middle part)")
+    if (schedule is None) == (every is None):
+        raise ValueError("--ledger needs exactly one of --schedule or --every")
+    plan: slot.Schedule = (
+        slot.Cron(schedule, slot.local_zone()) if schedule is not None
+        else slot.Every(every or "")
+    )  # fmt: skip
+    skew = slot.check_skew(plan, slot.default_skew(plan) if skew is None else skew)
+    if catch_up is not None:
+        slot.check_catch_up(catch_up, max_late)
+    if node is None:
+        import socket
+
+        node = socket.gethostname()
+    node = validate_node(node)
+    kept = DEFAULT_KEEP if keep is None else parse_keep(keep)
+    check_against_lateness(kept, max_late, skew)
+    check_url(url)
+    if (cert is None) != (key is None):
+        raise ValueError("--ledger-cert and --ledger-key go together: give both or neither")
+    options = LedgerOptions(
+        url=url,
+        deadline=deadline,
+        ca=ca,
+        cert=cert,
+        key=key,
+        user=user,
+        password_file=password_file,
+        keep=kept,
+    )
+    return Claiming(
+        options=options, schedule=plan, node=node, skew=skew, max_late=max_late, catch_up=catch_up
+    )
+
+
 def _postgres() -> type[PostgresLedger]:
     """The PostgreSQL store's class; LedgerError saying how to install its driver."""
     try:
@@ -103,6 +164,7 @@ __all__ = [
     "Record",
     "ServerTime",
     "check_url",
+    "claiming",
     "open_ledger",
     "parse_url",
     "validate_node",

@@ -183,3 +183,11 @@ def test_a_server_echoing_the_password_never_shows_it() -> None:
             assert text.startswith("ledger: claim k: ")
             assert pw[:5] not in text.removeprefix("ledger: claim k: ")
         assert pw not in led._said("x" * 195 + pw, 200)
+
+
+def test_keep_reaches_the_postgresql_store() -> None:
+    """--keep is the store's retention on PostgreSQL too (it was dropped at open_ledger)."""
+    url = "postgresql://ifm@db/jobs"
+    led = open_ledger(LedgerOptions(url=url, deadline=2.0, keep=86400), environ={})
+    assert led.keep == 86400
+    assert open_ledger(LedgerOptions(url=url, deadline=2.0, keep=None), environ={}).keep is None

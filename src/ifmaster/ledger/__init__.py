@@ -56,7 +56,7 @@ def open_ledger(
         if o.url.startswith(POSTGRES_SCHEMES):
             return _postgres().from_options(
                 o.url, deadline=o.deadline, ca=o.ca, cert=o.cert, key=o.key, user=o.user,
-                password_file=o.password_file, environ=environ,
+                password_file=o.password_file, environ=environ, keep=o.keep,
             )  # fmt: skip
         led = EtcdLedger.from_options(
             o.url, deadline=o.deadline, ca=o.ca, cert=o.cert, key=o.key, user=o.user,

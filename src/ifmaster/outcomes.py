@@ -104,14 +104,17 @@ class Outcomes:
         import os
         import time
 
-        if self.alive is not None:
-            self.alive.stop()
         if self.audit is not None:
             self.audit.ended(self.action.command, how, lost)
+        recorded = False
         if self.claim is not None and self.ledger is not None:
             from .proc import exit_code
 
-            _finish(self.ledger, self.claim, exit_code(wait_status))
+            recorded = _finish(self.ledger, self.claim, exit_code(wait_status))
+        if self.alive is not None and recorded:  # the end took the liveness record with it
+            self.alive.ended()
+        elif self.alive is not None:
+            self.alive.stop()
         if self.metrics_dir and self.action.task:
             from .metrics import record_end
 
@@ -136,14 +139,16 @@ class Outcomes:
         self._metrics_check(outcome)
 
 
-def _finish(ledger: Backend, claim: Claim, status: int) -> None:
-    """Record the run's end in its slot; a failure there only warns."""
+def _finish(ledger: Backend, claim: Claim, status: int) -> bool:
+    """Record the run's end in its slot (True when recorded); a failure there only warns."""
     import time
 
     from .ledger import LedgerError
 
     try:
-        if not ledger.finish(claim, end=time.time(), status=status):
-            say(f"warning: {claim.key} was deleted or claimed anew: its end is not recorded")
+        if ledger.finish(claim, end=time.time(), status=status):
+            return True
+        say(f"warning: {claim.key} was deleted or claimed anew: its end is not recorded")
     except LedgerError as e:
         say(f"warning: ledger: cannot record the end in {claim.key}: {e}")
+    return False

@@ -9,6 +9,7 @@ textfile are the monitoring contract.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
@@ -179,8 +180,8 @@ def test_history_shows_each_result_exactly(
     for slot, d in got.items():
         if slot not in ours and slot != runs["foreign"]:
             assert d["result"] == "missed" and (slot > max(ours) or slot < min(ours)), d
-    # The only liveness record left is the running job's: the others were revoked at
-    # their end, or expired with their dead guard.
+    # The only liveness record left is the running job's: the others went with their
+    # end record, or expired with their dead guard.
     running = next(s for s, w in runs["slots"].items() if w == "running")
     alive = [k for k in keys(cluster, node, "/if-master/backup/") if k.endswith("/alive")]
     assert alive == [f"/if-master/backup/{running}/alive"]
@@ -191,6 +192,26 @@ def test_history_shows_each_result_exactly(
         cluster.etcdctl(node, "get", f"/if-master/backup/{failed['slot']}", "-w", "json")
     )
     assert int(raw["kvs"][0]["create_revision"]) == failed["fence"]
+
+
+def test_the_end_record_takes_the_liveness_record_with_it(
+    cluster: etcdlib.Cluster, node: Netns
+) -> None:
+    """One transaction writes the end and deletes ``.../alive``: no revision shows a run
+    that ended well as neither ended nor alive (``died``), as a revoke before the end did."""
+    t = next_slot()
+    p = guard(node, cluster.url(), "tidy", "sleep 0.5")
+    _, err = p.communicate(timeout=10)
+    assert p.returncode == 0, err
+    key = f"/if-master/tidy/{iso(t)}"
+    kv = json.loads(cluster.etcdctl(node, "get", key, "-w", "json"))["kvs"][0]
+    ended = int(kv["mod_revision"])
+    assert json.loads(base64.b64decode(kv["value"]))["status"] == 0
+    before = json.loads(cluster.etcdctl(node, "get", f"{key}/alive", f"--rev={ended - 1}", "-w",
+                                        "json"))  # fmt: skip
+    after = json.loads(cluster.etcdctl(node, "get", f"{key}/alive", f"--rev={ended}", "-w",
+                                       "json"))  # fmt: skip
+    assert before.get("kvs") and not after.get("kvs"), (before, after)
 
 
 def test_json_round_trips(node: Netns, runs: dict[str, Any]) -> None:

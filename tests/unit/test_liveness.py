@@ -98,3 +98,17 @@ def test_failures_warn_once_and_never_raise() -> None:
     lv2.beat()
     lv2.stop()
     assert [c[0] for c in store2.calls] == ["grant"]
+
+
+def test_ended_sends_nothing_the_end_record_deleted_the_key() -> None:
+    """After finish() (which deletes the record with the end), no revoke: the lease,
+    holding nothing, lapses; a later stop() sends nothing either."""
+    store = Leases()
+    lv, now, warnings = make(store)
+    lv.start(CLAIM)
+    lv.ended()
+    assert lv.due() is None and lv.lease is None
+    now[0] += 10
+    lv.beat()
+    lv.stop()
+    assert store.calls == [("grant", 10), ("put_alive", 8)] and warnings == []

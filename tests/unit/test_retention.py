@@ -180,6 +180,24 @@ def test_a_claim_prunes_in_its_own_transaction(monkeypatch: pytest.MonkeyPatch) 
     assert body["failure"] == [{"request_range": {"key": put["request_put"]["key"]}}]
 
 
+def test_the_end_deletes_the_liveness_record_in_its_own_transaction(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """finish(): the end record and the delete of ``.../alive`` in one transaction, only
+    on success (a slot claimed anew has the new run's liveness record under that key)."""
+    led = Ledger(parse_url("etcd://h:1/p"), keep=None)
+    wire = _Wire(_WON)
+    monkeypatch.setattr(led, "_post_one", wire)
+    c = led.claim("backup", "2026-12-01T00:00:00Z", node="n", pid=1, start=0)
+    assert led.finish(c, end=1.0, status=0)
+    put, delete = wire.bodies[-1]["success"]
+    assert _b64d(put["request_put"]["key"]) == "/p/backup/2026-12-01T00:00:00Z"
+    assert list(delete) == ["request_delete_range"]
+    assert _b64d(delete["request_delete_range"]["key"]) == "/p/backup/2026-12-01T00:00:00Z/alive"
+    assert "range_end" not in delete["request_delete_range"]  # that one key, nothing under it
+    assert wire.bodies[-1]["failure"] == [{"request_range": {"key": put["request_put"]["key"]}}]
+
+
 def test_keep_none_prunes_nothing_and_bad_keep_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     led = Ledger(parse_url("etcd://h:1/p"), keep=None)
     wire = _Wire(_WON)

@@ -44,7 +44,8 @@ class Backend(Protocol):
         time before claiming it (etcd: a reply's Date; PostgreSQL: ``clock_timestamp()``)."""
 
     def finish(self, claim: Claim, *, end: float, status: int) -> bool:
-        """Record a won claim's end; False when its record is gone or was claimed anew."""
+        """Record a won claim's end (a store with Leases deletes the run's liveness record
+        in the same write); False when its record is gone or was claimed anew."""
 
     def read(
         self, task: str, *, since: str | None = None, until: str | None = None, limit: int = ...

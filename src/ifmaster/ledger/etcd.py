@@ -261,10 +261,14 @@ class EtcdLedger:
         return [{"request_delete_range": {"key": _b64(start), "range_end": _b64(end)}}]
 
     def finish(self, claim: Claim, *, end: float, status: int) -> bool:
-        """Record the end time and exit status on a claim we won.
+        """Record the end time and exit status on a claim we won, and delete the run's
+        liveness record in the same transaction: no reader ever sees the slot without its
+        end and without its liveness record (``died``) for a run that ended well. Its lease
+        then holds no key and lapses within its TTL; no revoke is needed.
 
         False (nothing written) when the key is gone or was claimed anew since (an
-        operator re-ran the slot): the old run must not overwrite the new one.
+        operator re-ran the slot): the old run must not overwrite the new one, nor delete
+        the new run's liveness record.
         """
         if not claim.won:
             raise ValueError(f"{claim.key} was not claimed by us: no end to record")
@@ -277,7 +281,8 @@ class EtcdLedger:
             status=status,
             schedule=h.schedule,
         )
-        reply = self._txn(claim.key, create_revision=claim.revision, put=done.to_json())
+        alive = [{"request_delete_range": {"key": _b64(self.alive_key(claim))}}]
+        reply = self._txn(claim.key, create_revision=claim.revision, put=done.to_json(), also=alive)
         if reply["succeeded"]:
             claim.holder = done
         return bool(reply["succeeded"])

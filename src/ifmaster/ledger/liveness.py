@@ -1,7 +1,7 @@
 """A running slot's liveness record: ``PREFIX/TASK/SLOT/alive`` on a short lease.
 
 While the job runs, the guard that claimed its slot keeps this key alive: one lease of
-TTL seconds granted at the start, refreshed every EVERY seconds, revoked at the end. If the
+TTL seconds granted at the start, refreshed every EVERY seconds, deleted with the end record. If the
 guard dies (SIGKILL, a crash, the node's power), nobody refreshes the lease and etcd
 deletes the key within TTL seconds; the slot's record then has no end and no liveness
 record, and the history calls it ``died`` rather than ``running``.
@@ -14,8 +14,10 @@ whether it runs; this only tells the history how it is doing).
 
 Cost in etcd traffic, per running job: at the start one lease grant and one put (two raft
 proposals), then one keepalive every EVERY seconds (the leader's lessor answers it: no
-raft proposal), and at the end one revoke (a proposal, which deletes the key). Each is one
-HTTP request on a new connection (two with --ledger-user: the token first).
+raft proposal), and at the end nothing of its own: the end record's transaction deletes
+the key, and the lease, holding nothing, lapses within TTL. A revoke (a proposal) is sent
+only when the end could not be recorded. Each is one HTTP request on a new connection (two
+with --ledger-user: the token first).
 """
 
 from __future__ import annotations
@@ -84,6 +86,11 @@ class Liveness:
         except LedgerError as e:
             self._warn_once(f"warning: ledger: cannot refresh the liveness record: {e}")
         self._next = self.clock() + self.every
+
+    def ended(self) -> None:
+        """The run's end is recorded, and its liveness record went with it (the store's
+        ``finish``): nothing to revoke, the lease lapses within TTL holding no key."""
+        self.lease, self._next = None, None
 
     def stop(self) -> None:
         """Revoke the lease (its record goes with it); a failure only lets it expire."""

@@ -8,8 +8,13 @@ claim. Pure functions, no I/O; every error names what was wrong, never the whole
 
 from __future__ import annotations
 
-import json
-from typing import Any
+import binascii
+
+from . import jsontext
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 #: The largest body read from a member: etcd's largest value (1.5 MiB), in base64, and its
 #: envelope. Beyond it the reply is refused, never cut.
@@ -19,6 +24,7 @@ MAX_DEPTH = 32
 #: etcd's revisions and terms are int64 (its gateway writes them as decimal strings).
 MAX_INT64 = (1 << 63) - 1
 MAX_UINT64 = (1 << 64) - 1
+_BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 
 def _no_constant(name: str) -> Any:
@@ -68,7 +74,7 @@ def loads(data: bytes, *, limit: int = MAX_REPLY) -> Any:
     if text.count("[") + text.count("{") > MAX_DEPTH and _depth(text) > MAX_DEPTH:
         raise ValueError(f"nested deeper than {MAX_DEPTH}")
     try:
-        return json.loads(text, parse_constant=_no_constant, object_pairs_hook=_one_value_per_key)
+        return jsontext.loads(text, pairs=_one_value_per_key, constant=_no_constant)
     except RecursionError:  # the walk above should have caught it; never an internal error
         raise ValueError(f"nested deeper than {MAX_DEPTH}") from None
 
@@ -117,14 +123,19 @@ def integer(value: Any, what: str, *, lo: int = 1, hi: int = MAX_INT64) -> int:
 
 
 def b64(value: Any, what: str) -> bytes:
-    """A bytes field (base64, standard alphabet, padded), strictly."""
-    import base64
-    import binascii
+    """A bytes field (base64, standard alphabet, padded), strictly.
 
+    Python 3.11's ``base64.b64decode(validate=True)``, on every version and without its
+    module (it imports re and struct): the alphabet, whole quanta, at most two ``=`` and
+    only at the end, checked before binascii decodes.
+    """
     if not isinstance(value, str):
         raise ValueError(f"{what} is {kind(value)}, not base64")
+    data = value.rstrip("=")
+    if len(value) % 4 or len(value) - len(data) > 2 or data.strip(_BASE64):
+        raise ValueError(f"{what} is not base64")
     try:
-        return base64.b64decode(value, validate=True)
+        return binascii.a2b_base64(value)
     except binascii.Error:
         raise ValueError(f"{what} is not base64") from None
 

@@ -11,12 +11,18 @@ gives it back; Ctrl-Z stops the command and then the supervisor, and ``fg`` resu
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import time
 
 from .proc import descendants, parent_of
 from .run import start_child
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import signal
+else:  # _signal, not signal: the latter builds enums at import (~2 ms of a supervised run)
+    import _signal as signal
+
 
 # Default action "terminate with core dump" (signal(7)): re-raising one would dump if-master.
 _CORE_SIGNALS = frozenset(
@@ -183,7 +189,9 @@ def reraise(sig: int) -> int:
 def describe_end(wait_status: int, lost: bool) -> str:
     """How the command ended, from its wait status: for the audit log."""
     if os.WIFSIGNALED(wait_status):
-        how = f"killed by {signal.Signals(os.WTERMSIG(wait_status)).name}"
+        from signal import Signals  # the names' enum, only for a command a signal killed
+
+        how = f"killed by {Signals(os.WTERMSIG(wait_status)).name}"
     else:
         how = f"exited with status {os.WEXITSTATUS(wait_status)}"
     return how + (" after the VIP was lost" if lost else "")

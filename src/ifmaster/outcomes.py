@@ -66,12 +66,11 @@ class Outcomes:
         self.claim = claim
         if not hasattr(ledger, "put_alive"):  # a store without Leases: histories say unknown
             return
-        from typing import cast  # the ledger's modules import typing already
-
         from .ledger.liveness import Liveness
 
         # Kept alive while the job runs (beat()), so a history tells running from died.
-        self.alive = Liveness(cast("Leases", ledger))
+        leases: Leases = ledger  # type: ignore[assignment]  # has put_alive: a Leases
+        self.alive = Liveness(leases)
         self.alive.start(claim)
 
     def beat(self) -> float | None:

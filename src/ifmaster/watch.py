@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import select
-import signal
 import time
 from collections.abc import Callable, Iterable
 from types import FrameType
@@ -38,6 +37,7 @@ from .status import TIMEOUT
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import signal
     from typing import Protocol
 
     class EventSource(Protocol):
@@ -45,7 +45,8 @@ if TYPE_CHECKING:
 
         def fileno(self) -> int: ...
         def drain(self) -> list[Event]: ...
-
+else:  # _signal, not signal: the latter builds enums at import (~2 ms of a supervised run)
+    import _signal as signal
 
 #: Signals passed on to the command (to its process group).
 FORWARDED = (

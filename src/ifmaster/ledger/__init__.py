@@ -116,9 +116,9 @@ def claiming(
     if catch_up is not None:
         slot.check_catch_up(catch_up, max_late)
     if node is None:
-        import socket
+        import os
 
-        node = socket.gethostname()
+        node = os.uname().nodename  # socket.gethostname()'s answer, without socket's import
     node = validate_node(node)
     kept = DEFAULT_KEEP if keep is None else parse_keep(keep)
     check_against_lateness(kept, max_late, skew)

@@ -6,11 +6,13 @@ returns these, and act, history and the CLI read only these.
 
 from __future__ import annotations
 
-import json
-from datetime import datetime, timezone
-from typing import Any
-
 from ..errors import cut, printable, shown
+from ..slot import datetime, timezone
+from .jsontext import dumps
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_NODE_LEN = 255
 _MAX_TIME_LEN = 64  # an ISO 8601 time, with room for another writer's form
@@ -125,7 +127,7 @@ class Record:
         if self.end is not None:
             d["end"] = self.end
             d["status"] = self.status
-        return json.dumps(d, separators=(",", ":"), ensure_ascii=True)
+        return dumps(d, compact=True)
 
     @classmethod
     def from_json(cls, data: bytes) -> Record:

@@ -16,10 +16,8 @@ No I/O: the etcd store puts the range into its claim.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from ..model import DEFAULT_KEEP, MAX_KEEP, MIN_KEEP
-from ..slot import parse_duration, parse_iso
+from ..slot import parse_duration, parse_iso, timedelta
 
 __all__ = [
     "DEFAULT_KEEP",

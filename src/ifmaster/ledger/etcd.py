@@ -10,24 +10,24 @@ claim per key succeeds whatever the VIP, the clocks or the network did. The valu
 deleted and someone re-claimed is never overwritten by the old run.
 
 The client speaks etcd's JSON gateway (``/v3/kv/txn``, ``/v3/auth/authenticate``; keys
-and values base64) over http.client, with ssl for TLS (CA, client certificate) and a
-token from user + password: etcd3gw was measured and rejected (see the docs: 180 to
-390 ms to import requests and futurist, no user/password auth).
+and values base64) over the small HTTP/1.1 client in ``wire`` (http.client and the email
+package it imports were half a ledger run's import time), with ssl for TLS (CA, client
+certificate) and a token from user + password: etcd3gw was measured and rejected (see the
+docs: 180 to 390 ms to import requests and futurist, no user/password auth).
 """
 
 from __future__ import annotations
 
-import base64
-import json
+import _socket
+import binascii
 import os
 import time
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
 
 from ..model import DEFAULT_LEDGER_TIMEOUT, MAX_LEDGER_TIMEOUT, MIN_LEDGER_TIMEOUT
 from ..slot import check_seconds, parse_iso
 from ..task import validate_task
 from . import reply, secret
+from .jsontext import NotJson, dumps
 from .records import (
     Claim,
     LedgerError,
@@ -48,8 +48,11 @@ from .secret import (
 )
 from .url import LedgerUrl, parse_url
 from .wire import (
+    BadHttp,
     DeadlineSocket,
     Encrypted,
+    Framing,
+    Http,
     Unresolved,
     dial,
     no_passphrase,
@@ -58,7 +61,12 @@ from .wire import (
     server_time,
 )
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing and collections.abc only for the checker: import time saved
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
 
 # gRPC codes etcd's gateway returns that mean "this member cannot serve now, try another".
 _RETRY_CODES = frozenset({1, 4, 13, 14})  # cancelled, deadline, internal, unavailable
@@ -77,7 +85,8 @@ ALIVE_KEY = "alive"
 
 
 def _b64(s: str) -> str:
-    return base64.b64encode(s.encode("utf-8")).decode("ascii")
+    # binascii, not base64: base64 imports re and struct (~5 ms) for this one call
+    return binascii.b2a_base64(s.encode("utf-8"), newline=False).decode("ascii")
 
 
 #: What etcd says while an alarm stands (server/etcdserver/api/v3rpc/rpctypes), the alarm,
@@ -430,26 +439,24 @@ class EtcdLedger:
         signed: bool = True,
     ) -> dict[str, Any]:
         """One endpoint, everything (resolving, connecting, TLS, both requests) by ``end``."""
-        import http.client
-        import socket
-
         where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        conn = http.client.HTTPConnection(host, port)
 
-        def connect() -> None:
-            # Ours, not http.client's: its getaddrinfo has no deadline, and it gives every
-            # address of a name the whole timeout again. Also when it reconnects.
+        def connect() -> DeadlineSocket:
+            # Ours: getaddrinfo has no deadline, and each address gets a share of the time.
             sock = dial(resolve(host, port, end), end)
             if self._ssl is not None:
+                import socket  # ssl wraps socket.socket, not _socket's
+
+                sock = socket.socket(fileno=sock.detach())
                 try:
                     sock.settimeout(max(0.001, end - time.monotonic()))  # the whole handshake
                     sock = self._ssl.wrap_socket(sock, server_hostname=host)
                 except BaseException:
                     sock.close()
                     raise
-            conn.sock = DeadlineSocket(sock, end)
+            return DeadlineSocket(sock, end)
 
-        conn.connect = connect  # type: ignore[method-assign]
+        conn = Http(connect, limit=reply.MAX_REPLY)
         try:
             headers = {"Content-Type": "application/json"}
             if self.user is not None and signed:
@@ -464,30 +471,29 @@ class EtcdLedger:
             return self._request(conn, where, path, body, headers, end)
         except Unresolved as e:
             raise LedgerError("unreachable", f"{where}: {e}") from None
-        except (socket.timeout, TimeoutError):
+        except (_socket.timeout, TimeoutError):  # one class from Python 3.10 on
             raise LedgerError("unreachable", f"{where}: timed out") from None
         except OSError as e:
-            import ssl
+            if self._ssl is not None:
+                import ssl
 
-            if isinstance(e, ssl.SSLError):
-                vm = getattr(e, "verify_message", None)
-                why = f"certificate verify failed: {vm}" if vm else e.reason or str(e)
-                raise LedgerError("tls", f"{where}: TLS: {self._said(why)}") from None
+                if isinstance(e, ssl.SSLError):
+                    vm = getattr(e, "verify_message", None)
+                    why = f"certificate verify failed: {vm}" if vm else e.reason or str(e)
+                    raise LedgerError("tls", f"{where}: TLS: {self._said(why)}") from None
             raise LedgerError(
                 "unreachable", f"{where}: {self._said(e.strerror or str(e))}"
             ) from None
-        except http.client.IncompleteRead as e:
-            more = "" if e.expected is None else f", {e.expected} more expected"
-            why = f"{where}: reply cut short ({len(e.partial)} bytes read{more})"
-            raise LedgerError("protocol", why) from None
-        except http.client.HTTPException as e:
-            raise LedgerError("unreachable", f"{where}: bad HTTP ({self._said(repr(e))})") from None
+        except Framing as e:  # cut short, unframed, too big: never a shorter reply
+            raise LedgerError("protocol", f"{where}: {self._said(str(e))}") from None
+        except BadHttp as e:
+            raise LedgerError("unreachable", f"{where}: bad HTTP ({self._said(str(e))})") from None
         finally:
             conn.close()
 
     def _request(
         self,
-        conn: Any,
+        conn: Http,
         where: str,
         path: str,
         body: dict[str, Any],
@@ -497,13 +503,10 @@ class EtcdLedger:
         left = end - time.monotonic()
         if left <= 0:
             raise LedgerError("unreachable", f"{where}: timed out")
-        if conn.sock is None:
-            conn.connect()
         sent = time.monotonic()
-        conn.request("POST", path, body=json.dumps(body), headers=headers)
-        resp = conn.getresponse()
-        raw = _body(resp, where)
-        date = resp.getheader("Date")
+        resp = conn.post(where, path, dumps(body).encode("ascii"), headers)
+        raw = resp.body
+        date = resp.header("date")
         self.clock_offset = offset(date, time.time())
         self.server_time = server_time(
             date, sent=sent, received=time.monotonic(), wall=time.time(), source=f"{where}'s Date"
@@ -511,17 +514,17 @@ class EtcdLedger:
         try:
             answer = reply.loads(raw)
             if not isinstance(answer, dict):
-                raise json.JSONDecodeError("not an object", "", 0)
+                raise NotJson("not an object")
         except ValueError as e:
             text = self._said(raw[:80].decode("utf-8", "replace").strip())
-            why = "" if isinstance(e, json.JSONDecodeError) else f" ({self._said(str(e))})"
+            why = "" if isinstance(e, NotJson) else f" ({self._said(str(e))})"
             why = f"{where}: HTTP {resp.status}, not JSON: '{text}'{why}"
             raise LedgerError("protocol", why) from None
         code = answer.get("code")
         if resp.status == 200 and not code and "error" not in answer:
             return answer
         said = answer.get("message") or answer.get("error") or f"HTTP {resp.status}"
-        msg = self._said(said if isinstance(said, str) else json.dumps(said))
+        msg = self._said(said if isinstance(said, str) else dumps(said))
         # InvalidArgument (3) is a bad password at authenticate, "user name is empty" with
         # auth on; elsewhere it is a request we got wrong.
         authish = code == 3 and ("auth" in path or any(w in msg for w in ("user", "token")))
@@ -703,23 +706,6 @@ class EtcdLedger:
 
 def _as_is(body: dict[str, Any]) -> dict[str, Any]:
     return body
-
-
-def _body(resp: Any, where: str) -> bytes:
-    """The whole body as its framing says, or LedgerError: a body shorter than its
-    Content-Length is http.client's IncompleteRead, never a shorter reply."""
-    if resp.chunked:
-        raw = bytes(resp.read(reply.MAX_REPLY + 1))  # IncompleteRead if the chunks stop
-    elif resp.length is None:
-        why = f"{where}: HTTP {resp.status} reply with neither Content-Length nor chunks"
-        raise LedgerError("protocol", why + ": a cut reply would look whole")
-    elif resp.length > reply.MAX_REPLY:
-        raise LedgerError("protocol", f"{where}: reply over {reply.MAX_REPLY} bytes")
-    else:
-        raw = bytes(resp.read())
-    if len(raw) > reply.MAX_REPLY:
-        raise LedgerError("protocol", f"{where}: reply over {reply.MAX_REPLY} bytes")
-    return raw
 
 
 def _prefix_end(prefix: str) -> str:

@@ -2,23 +2,45 @@
 
 from __future__ import annotations
 
+import _socket  # not `socket`: its enums and selectors are import time a ledger run never uses
 import time
-from datetime import datetime, timezone
-from typing import Any
 
+from ..slot import datetime, timezone
 from .records import ServerTime
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 #: An HTTP Date's step: whole seconds (RFC 9110's IMF-fixdate).
 DATE_RESOLUTION = 1.0
 
 
+_DAYS = ("Mon,", "Tue,", "Wed,", "Thu,", "Fri,", "Sat,", "Sun,")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def _date(date: str | None) -> float | None:
-    """An HTTP Date as Unix time, or None when absent or not IMF-fixdate."""
-    if not date:
+    """An HTTP Date as Unix time, or None when absent or not IMF-fixdate.
+
+    Only the fixed form Go's net/http writes (``Thu, 03 Dec 2026 16:21:00 GMT``), read by
+    hand: strptime's module is ~1 ms of import for one fixed format.
+    """
+    parts = (date or "").split(" ")
+    if len(parts) != 6 or parts[0] not in _DAYS or parts[2] not in _MONTHS or parts[5] != "GMT":
         return None
-    try:  # the fixed IMF-fixdate form Go's net/http writes; %a/%b are the C locale's
-        t = datetime.strptime(date, "%a, %d %b %Y %H:%M:%S GMT").replace(tzinfo=timezone.utc)
-    except ValueError:
+    day, year, hms = parts[1], parts[3], parts[4].split(":")
+    fields = [day, year, *hms]
+    if len(hms) != 3 or [len(f) for f in fields] != [2, 4, 2, 2, 2]:
+        return None
+    if not all(f.isascii() and f.isdigit() for f in fields):
+        return None
+    try:
+        month = _MONTHS.index(parts[2]) + 1
+        h, m, s = (int(x) for x in hms)
+        t = datetime(int(year), month, int(day), h, m, s, tzinfo=timezone.utc)
+    except ValueError:  # 31 Feb, 25:00:00
         return None
     return t.timestamp()
 
@@ -51,28 +73,23 @@ class DeadlineSocket:
     """A connected socket whose every send and receive ends by one monotonic deadline.
 
     A socket timeout bounds each call, not the exchange: a server that trickles a byte
-    every half second would hold us for ever. http.client reads through ``makefile()``,
-    so that file reads through us too.
+    every half second would hold us for ever.
     """
 
     def __init__(self, sock: Any, end: float) -> None:
         self._sock = sock
         self._end = end
-        self._files = 0  # as socket.socket: close() waits for the files made from it
-        self._closed = False
 
     def _arm(self) -> None:
-        import socket
-
         left = self._end - time.monotonic()
         if left <= 0:
-            raise socket.timeout("timed out")
+            raise _socket.timeout("timed out")
         self._sock.settimeout(left)
 
-    def sendall(self, data: bytes, *args: Any) -> None:
+    def sendall(self, data: bytes) -> None:
         self._arm()
         try:
-            self._sock.sendall(data, *args)
+            self._sock.sendall(data)
         except OSError:
             # A TLS server that refuses us (no client certificate) sends its alert and
             # hangs up once the handshake ends, maybe before we are done sending: the
@@ -83,6 +100,8 @@ class DeadlineSocket:
             raise
 
     def _pending_alert(self) -> OSError | None:
+        if not hasattr(self._sock, "cipher"):  # not TLS: no alert to read
+            return None
         import ssl
 
         try:
@@ -96,34 +115,211 @@ class DeadlineSocket:
             return None
         return None
 
-    def recv_into(self, buffer: Any, *args: Any) -> int:
+    def recv(self, size: int) -> bytes:
         self._arm()
-        return int(self._sock.recv_into(buffer, *args))
-
-    def recv(self, size: int, *args: Any) -> bytes:
-        self._arm()
-        return bytes(self._sock.recv(size, *args))
-
-    def makefile(self, mode: str = "rb", *args: Any, **kw: Any) -> Any:
-        import io
-        import socket
-
-        self._files += 1
-        return io.BufferedReader(socket.SocketIO(self, "rb"))  # type: ignore[arg-type]
-
-    def _decref_socketios(self) -> None:  # SocketIO.close() calls it
-        self._files -= 1
-        if self._closed and self._files <= 0:
-            self._sock.close()
+        return bytes(self._sock.recv(size))
 
     def close(self) -> None:
-        # http.client closes the connection while its response is still being read.
-        self._closed = True
-        if self._files <= 0:
-            self._sock.close()
+        self._sock.close()
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
+
+class BadHttp(Exception):
+    """What the server sent is not an HTTP/1.x reply (the connection is of no use)."""
+
+
+class Framing(Exception):
+    """An HTTP reply whose body cannot be read whole: unframed, too big, or cut short."""
+
+
+class CutShort(Framing):
+    """The connection ended inside a body: a body shorter than announced is never a reply."""
+
+    def __init__(self, got: int, more: int | None) -> None:
+        tail = "" if more is None else f", {more} more expected"
+        super().__init__(f"reply cut short ({got} bytes read{tail})")
+
+
+#: The status line and headers together, and any one line of a chunked body's framing:
+#: etcd's whole head is ~400 bytes.
+MAX_HEAD = 65536
+#: Header lines in one reply (http.client's bound too).
+MAX_HEADERS = 100
+#: ``100 Continue`` heads skipped before the reply itself.
+MAX_INTERIM = 8
+#: Bytes asked of the socket per read.
+READ_SIZE = 65536
+_HEX = b"0123456789abcdefABCDEF"
+
+
+class Reply:
+    """One HTTP reply: its status, headers (lower-case names, every value) and whole body."""
+
+    __slots__ = ("status", "headers", "body")
+
+    def __init__(self, *, status: int, headers: dict[str, list[str]], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def header(self, name: str) -> str | None:
+        """Every value of header ``name`` (lower case), joined as http.client joins them."""
+        values = self.headers.get(name)
+        return None if values is None else ", ".join(values)
+
+
+class Http:
+    """HTTP/1.1 POSTs on one connection, opened by ``opener()`` (a DeadlineSocket) when
+    needed and kept while the server keeps it. Only what etcd's gateway speaks: a body
+    framed by Content-Length or chunks, read whole and at most ``limit`` bytes.
+
+    http.client (with the email package it imports) was ~14 ms of a ledger run's ~30;
+    this is the part of it we use, with every framing fault an exception that says so.
+    """
+
+    def __init__(self, opener: Callable[[], DeadlineSocket], *, limit: int) -> None:
+        self._open = opener
+        self._limit = limit
+        self._sock: DeadlineSocket | None = None
+        self._buf = bytearray()
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        self._buf = bytearray()
+
+    def post(self, host: str, path: str, body: bytes, headers: dict[str, str]) -> Reply:
+        """POST ``body`` to ``path``; the whole reply, or BadHttp, Framing or OSError."""
+        lines = [
+            f"POST {path} HTTP/1.1",
+            f"Host: {host}",
+            "Accept-Encoding: identity",
+            f"Content-Length: {len(body)}",
+        ]
+        for name, value in headers.items():
+            if "\r" in value or "\n" in value or "\0" in value:  # never ours to send
+                raise ValueError(f"header {name} would break the request")
+            lines.append(f"{name}: {value}")
+        if self._sock is None:
+            self._sock = self._open()
+        # One write: a head and a body in two segments wait on each other's ACK.
+        self._sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        try:
+            reply, keep = self._read()
+        except BaseException:
+            self.close()
+            raise
+        if not keep or self._buf:  # bytes past the reply: no telling where the next starts
+            self.close()
+        return reply
+
+    def _more(self) -> bool:
+        assert self._sock is not None
+        data = self._sock.recv(READ_SIZE)
+        self._buf += data
+        return bool(data)
+
+    def _line(self, got: int) -> bytes:
+        """One CRLF-ended line of a chunked body's framing; ``got``: body bytes so far."""
+        start = 0
+        while (at := self._buf.find(b"\r\n", start)) < 0:
+            if len(self._buf) > MAX_HEAD:
+                raise Framing(f"a chunk line over {MAX_HEAD} bytes")
+            start = max(0, len(self._buf) - 1)
+            if not self._more():
+                raise CutShort(got, None)
+        line = bytes(self._buf[:at])
+        del self._buf[: at + 2]
+        return line
+
+    def _head(self) -> tuple[str, int, dict[str, list[str]]]:
+        start = 0
+        while (at := self._buf.find(b"\r\n\r\n", start)) < 0:
+            if len(self._buf) > MAX_HEAD:
+                raise BadHttp(f"reply head over {MAX_HEAD} bytes")
+            start = max(0, len(self._buf) - 3)
+            if not self._more():
+                raise BadHttp("reply head cut short" if self._buf else "closed without a reply")
+        if at > MAX_HEAD:
+            raise BadHttp(f"reply head over {MAX_HEAD} bytes")
+        status_line, *lines = self._buf[:at].decode("latin-1").split("\r\n")
+        del self._buf[: at + 4]
+        version, _, rest = status_line.partition(" ")
+        code = rest[:3]
+        if not version.startswith("HTTP/1.") or not (code.isascii() and code.isdigit()):
+            raise BadHttp(f"not an HTTP/1 status line: {status_line[:60]!r}")
+        if rest[3:4] not in ("", " ") or code[0] == "0":
+            raise BadHttp(f"not an HTTP/1 status line: {status_line[:60]!r}")
+        if len(lines) > MAX_HEADERS:
+            raise BadHttp(f"more than {MAX_HEADERS} headers")
+        headers: dict[str, list[str]] = {}
+        for line in lines:
+            name, colon, value = line.partition(":")
+            if not colon or not name or name != name.strip(" \t"):
+                raise BadHttp(f"not a header line: {line[:60]!r}")
+            headers.setdefault(name.lower(), []).append(value.strip(" \t"))
+        return version, int(code), headers
+
+    def _read(self) -> tuple[Reply, bool]:
+        """The reply, and whether the connection can carry another request."""
+        for _ in range(MAX_INTERIM + 1):
+            version, status, headers = self._head()
+            if status != 100:
+                break
+        else:
+            raise BadHttp(f"more than {MAX_INTERIM} interim replies")
+        keep = version != "HTTP/1.0" and "close" not in (
+            v.strip().lower() for h in headers.get("connection", ()) for v in h.split(",")
+        )
+        if status < 200 or status in (204, 304):  # no body by definition (as http.client)
+            return Reply(status=status, headers=headers, body=b""), keep and status >= 200
+        encoding = headers.get("transfer-encoding")
+        if encoding is not None:
+            if [v.lower() for v in encoding] != ["chunked"]:
+                raise Framing(f"HTTP {status} reply in Transfer-Encoding {', '.join(encoding)!r}")
+            return Reply(status=status, headers=headers, body=self._chunked()), keep
+        lengths = set(headers.get("content-length", ()))
+        if not lengths:
+            raise Framing(
+                f"HTTP {status} reply with neither Content-Length nor chunks:"
+                " a cut reply would look whole"
+            )
+        (text,) = lengths if len(lengths) == 1 else ("!",)
+        if not (text.isascii() and text.isdigit()) or len(text) > 18:
+            raise Framing(f"HTTP {status} reply with a bad Content-Length")
+        length = int(text)
+        if length > self._limit:
+            raise Framing(f"reply over {self._limit} bytes")
+        while len(self._buf) < length:
+            if not self._more():
+                got = len(self._buf)
+                raise CutShort(got, length - got)
+        body = bytes(self._buf[:length])
+        del self._buf[:length]
+        return Reply(status=status, headers=headers, body=body), keep
+
+    def _chunked(self) -> bytes:
+        body = bytearray()
+        while True:
+            size_text = self._line(len(body)).partition(b";")[0].strip(b" \t")
+            if not size_text or len(size_text) > 15 or size_text.strip(_HEX):
+                raise Framing(f"a bad chunk size after {len(body)} bytes")
+            size = int(size_text, 16)
+            if size == 0:
+                break
+            if len(body) + size > self._limit:
+                raise Framing(f"reply over {self._limit} bytes")
+            while len(self._buf) < size + 2:
+                if not self._more():
+                    raise CutShort(len(body) + min(size, len(self._buf)), None)
+            if self._buf[size : size + 2] != b"\r\n":
+                raise Framing(f"a chunk not ended by CRLF after {len(body)} bytes")
+            body += self._buf[:size]
+            del self._buf[: size + 2]
+        for _ in range(MAX_HEADERS + 1):  # trailers, up to the empty line
+            if not self._line(len(body)):
+                return bytes(body)
+        raise Framing(f"more than {MAX_HEADERS} trailer lines")
 
 
 class Encrypted(Exception):
@@ -155,12 +351,15 @@ def resolve(host: str, port: int, end: float) -> list[Any]:
     nameserver in turn), so a name is looked up in a daemon thread that is abandoned,
     still waiting, when the time is up. An IP literal needs no resolver and no thread.
     """
-    import socket
-
+    # Bytes, not str: a str host goes through the idna codec (~1 ms of import) first.
+    name = host.encode("ascii") if host.isascii() else host
     try:
-        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
-    except socket.gaierror:
+        return _socket.getaddrinfo(
+            name, port, type=_socket.SOCK_STREAM, flags=_socket.AI_NUMERICHOST
+        )
+    except _socket.gaierror:
         pass
+    import socket
     import threading
 
     left = end - time.monotonic()
@@ -193,15 +392,13 @@ def dial(infos: list[Any], end: float) -> Any:
     """A TCP socket connected to one of ``infos`` (getaddrinfo's), each address getting
     an equal share of the time left before ``end``: six addresses that swallow packets
     take the endpoint's time once, not six times."""
-    import socket
-
     infos = infos[:MAX_ADDRESSES]
-    last: OSError = socket.timeout("timed out")
+    last: OSError = _socket.timeout("timed out")
     for i, (family, kind, proto, _, sockaddr) in enumerate(infos):
         left = end - time.monotonic()
         if left <= 0:
             break
-        sock = socket.socket(family, kind, proto)
+        sock = _socket.socket(family, kind, proto)
         sock.settimeout(left / (len(infos) - i))
         try:
             sock.connect(sockaddr)

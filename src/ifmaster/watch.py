@@ -25,8 +25,6 @@ from __future__ import annotations
 import os
 import select
 import time
-from collections.abc import Callable, Iterable
-from types import FrameType
 
 from . import sentinel
 from .child import Child, describe_end, foreground_terminal, reraise, set_foreground
@@ -38,6 +36,8 @@ from .status import TIMEOUT
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import signal
+    from collections.abc import Callable, Iterable
+    from types import FrameType
     from typing import Protocol
 
     class EventSource(Protocol):

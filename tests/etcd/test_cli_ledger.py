@@ -147,3 +147,38 @@ def test_a_check_with_ledger_claims_nothing_so_it_is_refused(mode: list[str]) ->
     argv = [IF_MASTER, "--vip", "127.0.0.1", "--include-loopback", *mode]
     r = subprocess.run(argv, capture_output=True, text=True, env=env)
     assert (r.returncode, r.stderr) == (0, ""), r.stderr
+
+
+# What a ledger-guarded run once imported for a call or two: click (~28 ms), http.client with
+# email and ssl (~20 ms), json, re and enum (~4.5 ms), socket, typing, ipaddress, base64,
+# the Python datetime and strptime's module (with locale and calendar).
+LEDGER_HEAVY = {
+    "click", "http", "email", "ssl", "socket", "json", "re", "enum", "typing", "ipaddress",
+    "base64", "datetime", "_strptime", "locale", "calendar", "urllib", "signal", "psutil",
+}  # fmt: skip
+
+
+def test_a_ledger_guarded_run_imports_nothing_heavy(
+    cluster: etcdlib.Cluster, nodes: tuple[Netns, Netns], tmp_path: Path
+) -> None:
+    """The crontab's ledger line, claim, job and end record, under ``python -X importtime``
+    (which lists every import up to the exit): none of the modules that once made it 4x
+    ``etcdctl lock``; ctypes (prctl for the supervisor) shows the list covers the run."""
+    import sys
+
+    a, _b = nodes
+    task = f"light{next(_tasks)}"
+    marker = tmp_path / "ran"
+    argv = [sys.executable, "-X", "importtime", IF_MASTER, "--vip", VIP, "--task", task,
+            "--every", "1m", "--ledger", cluster.url(), "--",
+            "sh", "-c", f"echo ran >> {marker}"]  # fmt: skip
+    r = a.run(argv, timeout=30)
+    assert r.returncode == 0 and marker.read_text() == "ran\n", r.stderr[-2000:]
+    names = {ln.split("|")[-1].strip() for ln in r.stderr.splitlines() if ln.startswith("import")}
+    top_level = {n.split(".")[0] for n in names}
+    assert "ctypes" in top_level and "ifmaster.ledger.etcd" in names, sorted(top_level)
+    assert not top_level & LEDGER_HEAVY, sorted(top_level & LEDGER_HEAVY)
+    assert "encodings.idna" not in names  # an ASCII host is resolved as bytes
+    record = json.loads(cluster.etcdctl(a, "get", "--prefix", f"/if-master/{task}/",
+                                        "--print-value-only"))  # fmt: skip
+    assert record["status"] == 0 and "end" in record

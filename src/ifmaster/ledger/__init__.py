@@ -24,8 +24,6 @@ the caller runs nothing. Bad values (the URL, a node name) are ValueError naming
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from ..model import DEFAULT_LEDGER_TIMEOUT as DEFAULT_DEADLINE
 from ..model import Claiming
 from .etcd import EtcdLedger
@@ -34,6 +32,8 @@ from .url import LedgerUrl, parse_url
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from .postgres import PostgresLedger
 
 #: The etcd store, under its first name.

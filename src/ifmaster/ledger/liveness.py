@@ -23,12 +23,13 @@ with --ledger-user: the token first).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 from .records import Claim, LedgerError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .backend import Leases
 
 #: The lease's TTL: how long after its guard died a slot still shows as running.

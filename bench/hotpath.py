@@ -112,6 +112,46 @@ def race(
     return ms(times), ms(cpu)
 
 
+def ledger_modules(tool: str, ledger: str, env: dict[str, str]) -> list[str]:
+    """The modules a ledger-guarded run imports beyond the floor's, in order (-X importtime)."""
+
+    def loaded(argv: list[str]) -> list[str]:
+        err = subprocess.run([sys.executable, "-X", "importtime", *argv], env=env,
+                             capture_output=True, text=True, check=True).stderr  # fmt: skip
+        return [ln.split("|")[-1].strip() for ln in err.splitlines() if ln.startswith("import")]
+
+    floor = set(loaded(["-c", "pass"]))
+    run = loaded([tool, "--vip", VIP, "--task", "imports", "--every", "1m", "--ledger", ledger,
+                  "--", "true"])  # fmt: skip
+    return [m for m in run if m not in floor and not m.startswith("encodings.")]
+
+
+def ledger_calls(ledger: str, rounds: int) -> dict[str, float]:
+    """Median ms of each of a guarded run's ledger calls, warm, in one process: what a run
+    waits for however fast its own code is."""
+    code = f"""
+import json, os, statistics, time
+from ifmaster.ledger import EtcdLedger
+led = EtcdLedger.from_options({ledger!r}, environ={{}})
+slot = time.strftime("%Y-%m-%dT%H:%M:00Z", time.gmtime())
+ms = {{}}
+def timed(name, call):
+    t = time.perf_counter()
+    out = call()
+    ms.setdefault(name, []).append(time.perf_counter() - t)
+    return out
+for i in range({rounds}):
+    timed("clock", led.clock)
+    c = timed("claim", lambda: led.claim(f"calls{{i}}", slot, node="n", pid=1, start=time.time()))
+    lease = timed("grant", lambda: led.grant(10))
+    timed("put_alive", lambda: led.put_alive(c, lease))
+    timed("finish", lambda: led.finish(c, end=time.time(), status=0))
+print(json.dumps({{k: statistics.median(v) * 1000 for k, v in ms.items()}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return dict(json.loads(out.stdout))
+
+
 def check_claims(ledger: str, runs: int) -> None:
     """Every ledger run claimed its slot and recorded its end: the row timed that path,
     not a refusal (a late slot, a clock veto), which costs less."""
@@ -123,7 +163,8 @@ def check_claims(ledger: str, runs: int) -> None:
 
     ended = 0
     for kv in json.loads(out).get("kvs", []):
-        if not base64.b64decode(kv["key"]).endswith(b"/alive"):
+        task = base64.b64decode(kv["key"])[len(prefix) :].split(b"/")
+        if len(task) == 2 and task[0][:1] == b"t" and task[0][1:].isdigit():  # a race's run
             ended += "end" in json.loads(base64.b64decode(kv["value"]))
     if ended != runs:
         raise SystemExit(f"the ledger row recorded {ended} ends in {runs} runs: it timed refusals")
@@ -194,6 +235,13 @@ def inside(rounds: int, etcd: bool, warmup: int = WARMUP) -> None:
     env_vip = {**env, "IF_MASTER_VIP": VIP}
     contenders: Contenders = {
         "python -c pass (floor)": ([sys.executable, "-c", "pass"], env, None),
+        # The floor of a master's run: the interpreter, then the exec of the job (which skips
+        # the interpreter's teardown). What a master's row costs beyond it is our code.
+        "python, then exec true": (
+            [sys.executable, "-c", "import os; os.execv('/usr/bin/true', ['true'])"],
+            env,
+            None,
+        ),
         "if-master master (--vip)": ([tool, "--vip", VIP, "--", "true"], env, None),
         "if-master not master (--vip)": ([tool, "--vip", OTHER, "--", "true"], env, None),
         "if-master master (IF_MASTER_VIP)": ([tool, "--", "true"], env_vip, None),
@@ -227,6 +275,13 @@ def inside(rounds: int, etcd: bool, warmup: int = WARMUP) -> None:
             env,
             None,
         )  # fmt: skip
+        # The limit, in parts: the same run's imports alone (no network, no job), so the row
+        # above minus this one is the claim, the job and the end record.
+        contenders["the ledger run's imports alone"] = (
+            [sys.executable, "-c", f"import {', '.join(ledger_modules(tool, ledger, env))}"],
+            env,
+            None,
+        )
     med, cpu = race(contenders, rounds, warmup)
     if etcd:
         check_claims(ledger, rounds + warmup)
@@ -252,6 +307,13 @@ def inside(rounds: int, etcd: bool, warmup: int = WARMUP) -> None:
             f" {cpu[name]:7.1f} {cpu[name] / cfloor:8.2f}"
             + (f" {kib / 1024:13.1f}" if kib is not None else " n/a (no /usr/bin/time)")
         )
+    if etcd:
+        calls = ledger_calls(f"etcd://{ETCD}/if-master-bench-calls-{os.getpid()}", rounds)
+        total = sum(calls.values())
+        each = ", ".join(f"{k} {v:.1f}" for k, v in calls.items())
+        print(f"a ledger run's calls, warm in one process: {total:.1f} ms ({each})")
+        print(f"the floor plus those calls: {floor + total:.1f} ms, {(floor + total) / floor:.2f}"
+              f" x floor; etcdctl lock: {med['etcdctl lock NAME true']:.1f} ms")  # fmt: skip
 
 
 # --- installers -------------------------------------------------------------------------

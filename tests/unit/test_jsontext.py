@@ -122,7 +122,7 @@ def test_a_ledger_run_needs_no_json_package() -> None:
     code = (
         "import sys\n"
         "from ifmaster.ledger import jsontext, reply\n"
-        "reply.loads(b'{\"header\":{\"revision\":\"7\"},\"succeeded\":true}')\n"
+        'reply.loads(b\'{"header":{"revision":"7"},"succeeded":true}\')\n'
         "jsontext.dumps({'compare': [{'key': 'a', 'create_revision': '0'}]})\n"
         "print(sorted(m for m in ('json', 're', 'enum') if m in sys.modules))\n"
     )

@@ -1,4 +1,4 @@
-"""The wire under every ledger call: a socket bounded by one deadline, TLS, server time."""
+"""The wire under every ledger call: a deadline-bound socket, HTTP/1.1, TLS, server time."""
 
 from __future__ import annotations
 
@@ -172,7 +172,7 @@ class Http:
     needed and kept while the server keeps it. Only what etcd's gateway speaks: a body
     framed by Content-Length or chunks, read whole and at most ``limit`` bytes.
 
-    http.client (with the email package it imports) was ~14 ms of a ledger run's ~30;
+    http.client (with the email package it imports) was ~14 ms of a ledger run's import;
     this is the part of it we use, with every framing fault an exception that says so.
     """
 

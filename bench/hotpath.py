@@ -311,7 +311,7 @@ def inside(rounds: int, etcd: bool, warmup: int = WARMUP) -> None:
         calls = ledger_calls(f"etcd://{ETCD}/if-master-bench-calls-{os.getpid()}", rounds)
         total = sum(calls.values())
         each = ", ".join(f"{k} {v:.1f}" for k, v in calls.items())
-        print(f"a ledger run's calls, warm in one process: {total:.1f} ms ({each})")
+        print(f"\na ledger run's calls, warm in one process: {total:.1f} ms ({each})")
         print(f"the floor plus those calls: {floor + total:.1f} ms, {(floor + total) / floor:.2f}"
               f" x floor; etcdctl lock: {med['etcdctl lock NAME true']:.1f} ms")  # fmt: skip
 

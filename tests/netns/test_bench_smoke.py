@@ -63,8 +63,9 @@ def test_hotpath_prints_our_rows_beside_the_peers() -> None:
     r = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
     assert r.returncode == 0, r.stderr
     assert "one etcd member at 10.99.0.10:2379" in r.stdout, r.stdout
+    table, _, notes = r.stdout.partition("\n\n")  # the rows, then lines of prose
     rows = {}
-    for line in r.stdout.splitlines()[2:]:
+    for line in table.splitlines()[2:]:
         name, numbers = line[:38].strip(), line[38:].split()
         rows[name] = [float(n) for n in numbers[:5]]
     for name in (
@@ -77,10 +78,14 @@ def test_hotpath_prints_our_rows_beside_the_peers() -> None:
         "etcdctl lock NAME true",
         "etcdctl put K V",
         "if-master --ledger, master",
+        "python, then exec true",
+        "the ledger run's imports alone",
     ):
         ms, ratio = rows[name][:2]
         assert ms > 0 and ratio > 0, (name, r.stdout)
     assert rows["python -c pass (floor)"][1] == 1.0
+    assert "a ledger run's calls, warm in one process: " in notes, r.stdout
+    assert "the floor plus those calls: " in notes, r.stdout
     # The bench cleans up after itself: its namespace is gone, and its etcd member with it.
     left = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert f"ifm-bench-{proc.pid}" not in {ln.split()[0] for ln in left.splitlines() if ln}, left

@@ -128,3 +128,28 @@ def test_a_ledger_run_needs_no_json_package() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_a_syntax_error_is_not_json_without_the_json_package_loaded() -> None:
+    """On Python 3.10 and 3.11, _json's scanner looks JSONDecodeError up in sys.modules
+    only: with json never imported (a ledger run) it returned NULL without an exception,
+    a SystemError, and a cut reply became an internal error instead of the next endpoint."""
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from ifmaster.ledger import jsontext, reply\n"
+        "from ifmaster.ledger.records import Record\n"
+        "out = []\n"
+        "for t in ['{\"a\":\"x', '[1,]', '{\"a\" 1}', '\"\\x01\"', '{', 'x', '{\"a\":tru}']:\n"
+        "    try:\n"
+        "        reply.loads(t.encode())\n"
+        "        out.append('read')\n"
+        "    except jsontext.NotJson:\n"
+        "        out.append('NotJson')\n"
+        "    except Exception as e:\n"
+        "        out.append(type(e).__name__)\n"
+        "print(' '.join(out), Record.from_json(b'{\"node\":\"x').pid)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.split() == ["NotJson"] * 7 + ["0"], (out.stdout, out.stderr[-2000:])

@@ -54,6 +54,11 @@ def loads(text: str, *, pairs: Pairs, constant: Callable[[str], Any]) -> Any:
         if type(e).__name__ == "JSONDecodeError":
             raise NotJson(str(e)) from None
         raise
+    except SystemError:
+        # Python 3.10 and 3.11: the scanner looks JSONDecodeError up in sys.modules only,
+        # and with json never imported reports a syntax error as NULL without an exception.
+        # The error path only: json then says what is wrong.
+        return _loads_by_json(text, pairs, constant)
     if text[end:].strip(_WS):
         raise NotJson(f"Extra data at char {end}")
     return value

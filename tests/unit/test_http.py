@@ -190,3 +190,55 @@ def test_a_fault_closes_the_connection() -> None:
     with pytest.raises(CutShort):
         http.post("h:1", "/a", b"", {})
     assert http.post("h:1", "/b", b"", {}).body == BODY and len(opener.sockets) == 2
+
+
+PW = "pw-Zk4q9-ledger-secret"  # one of tests/support/passwords.py's, held to no output
+
+
+class EchoingSocket:
+    """A server that answers with ``head``: its own bytes, our password echoed in them."""
+
+    def __init__(self, head: bytes) -> None:
+        self.head = [head]
+
+    def settimeout(self, seconds: float) -> None:
+        pass
+
+    def sendall(self, data: bytes) -> None:
+        pass
+
+    def recv(self, size: int) -> bytes:
+        return self.head.pop(0) if self.head else b""
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        f"HTTP/1.1 4xx rejected request body, password={PW}\r\n\r\n",
+        f"HTTP/1.1 400 Bad Request\r\nrejected request body, password={PW}\r\n\r\n",
+        f"HTTP/1.1 400 Bad\r\nno colon {'x' * 40} {PW}\r\n\r\n",
+        f"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip {PW}\r\n\r\n",
+    ],
+    ids=["status line", "header line", "long header line", "transfer-encoding"],
+)
+def test_a_head_that_echoes_the_password_shows_none_of_it(
+    monkeypatch: pytest.MonkeyPatch, head: str
+) -> None:
+    """The line the message quotes is scrubbed whole, then cut: cut first (as at first),
+    28 of the password's characters survived the scrub."""
+    from ifmaster.ledger import etcd
+
+    monkeypatch.setattr(etcd, "resolve", lambda host, port, end: [None])
+    monkeypatch.setattr(etcd, "dial", lambda infos, end: EchoingSocket(head.encode()))
+    led = etcd.EtcdLedger.from_options(
+        "etcd://10.0.0.1:2379/p", user="ifm", environ={"IF_MASTER_LEDGER_PASSWORD": PW}
+    )
+    assert led is not None
+    with pytest.raises(etcd.LedgerError) as e:
+        led.claim("t", "2026-11-28T01:45:00Z", node="n", pid=1, start=0.0)
+    said = str(e.value)
+    assert "bad HTTP" in said or "Transfer-Encoding" in said, said
+    assert not any(PW[i : i + 8] in said for i in range(len(PW) - 7)), said

@@ -124,7 +124,12 @@ class DeadlineSocket:
 
 
 class BadHttp(Exception):
-    """What the server sent is not an HTTP/1.x reply (the connection is of no use)."""
+    """What the server sent is not an HTTP/1.x reply (the connection is of no use).
+
+    Its message quotes the server's line whole (the head is bounded): the caller scrubs our
+    secrets from it, then escapes and cuts it. Cut or repr()'d first, a password the server
+    echoed could survive the scrub in part.
+    """
 
 
 class Framing(Exception):
@@ -247,16 +252,16 @@ class Http:
         version, _, rest = status_line.partition(" ")
         code = rest[:3]
         if not version.startswith("HTTP/1.") or not (code.isascii() and code.isdigit()):
-            raise BadHttp(f"not an HTTP/1 status line: {status_line[:60]!r}")
+            raise BadHttp(f"not an HTTP/1 status line: '{status_line}'")
         if rest[3:4] not in ("", " ") or code[0] == "0":
-            raise BadHttp(f"not an HTTP/1 status line: {status_line[:60]!r}")
+            raise BadHttp(f"not an HTTP/1 status line: '{status_line}'")
         if len(lines) > MAX_HEADERS:
             raise BadHttp(f"more than {MAX_HEADERS} headers")
         headers: dict[str, list[str]] = {}
         for line in lines:
             name, colon, value = line.partition(":")
             if not colon or not name or name != name.strip(" \t"):
-                raise BadHttp(f"not a header line: {line[:60]!r}")
+                raise BadHttp(f"not a header line: '{line}'")
             headers.setdefault(name.lower(), []).append(value.strip(" \t"))
         return version, int(code), headers
 
@@ -276,7 +281,7 @@ class Http:
         encoding = headers.get("transfer-encoding")
         if encoding is not None:
             if [v.lower() for v in encoding] != ["chunked"]:
-                raise Framing(f"HTTP {status} reply in Transfer-Encoding {', '.join(encoding)!r}")
+                raise Framing(f"HTTP {status} reply in Transfer-Encoding '{', '.join(encoding)}'")
             return Reply(status=status, headers=headers, body=self._chunked()), keep
         lengths = set(headers.get("content-length", ()))
         if not lengths:

@@ -250,10 +250,12 @@ class Http:
         status_line, *lines = self._buf[:at].decode("latin-1").split("\r\n")
         del self._buf[: at + 4]
         version, _, rest = status_line.partition(" ")
-        code = rest[:3]
-        if not version.startswith("HTTP/1.") or not (code.isascii() and code.isdigit()):
-            raise BadHttp(f"not an HTTP/1 status line: '{status_line}'")
-        if rest[3:4] not in ("", " ") or code[0] == "0":
+        code = rest[:3]  # three digits, not starting with 0, then the end or a space
+        if (
+            not version.startswith("HTTP/1.")
+            or not (code.isascii() and code.isdigit() and code[0] != "0")
+            or rest[3:4] not in ("", " ")
+        ):
             raise BadHttp(f"not an HTTP/1 status line: '{status_line}'")
         if len(lines) > MAX_HEADERS:
             raise BadHttp(f"more than {MAX_HEADERS} headers")

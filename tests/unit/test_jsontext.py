@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from typing import Any
 
@@ -50,10 +49,9 @@ def both(text: str) -> tuple[object, object]:
 
 
 def same(a: object, b: object) -> bool:
-    """Equal, NaN included (json gives float('nan') back for NaN only via the hook)."""
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    return type(a) is type(b) and a == b if not isinstance(a, (dict, list)) else a == b
+    """The same value of the same type, or the same refusal (NaN never gets here: the
+    constant hook refuses it, and 1e400 is inf, which equals itself)."""
+    return type(a) is type(b) and a == b
 
 
 @settings(max_examples=400)
@@ -68,14 +66,14 @@ def test_dumps_writes_what_json_writes(value: object) -> None:
 def test_loads_reads_what_json_reads(value: object, pad: str) -> None:
     text = pad + json.dumps(value) + pad
     want, got = both(text)
-    assert same(want, got) or (want is got), (text, want, got)
+    assert same(want, got), (text, want, got)
 
 
 @settings(max_examples=600)
 @given(st.text(alphabet='{}[]",:0123456789.eE+-truefalsnNIity \\\x00\n\u00e9', max_size=30))
 def test_any_text_is_read_or_refused_as_json_would(text: str) -> None:
     want, got = both(text)
-    assert same(want, got) or (want is got), (text, want, got)
+    assert same(want, got), (text, want, got)
 
 
 @pytest.mark.parametrize(
